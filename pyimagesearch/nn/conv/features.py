@@ -1,0 +1,110 @@
+"""The one place that builds the VGG feature extractor and loads its weights."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+
+from .errors import ImageError, SettingsError, WeightsError
+from .settings import WEIGHTS_ENV, label
+
+CONSTRUCTORS = {"VGG19": keras.applications.VGG19, "VGG16": keras.applications.VGG16}
+
+
+def _load_net(net: str, weights: str) -> keras.Model:
+    where = f"{label('weights')} or ${WEIGHTS_ENV}"
+    if weights != "imagenet" and not os.path.isfile(weights):
+        raise WeightsError(f"weights file '{weights}' does not exist; check the {where}")
+    try:
+        return CONSTRUCTORS[net](weights=weights, include_top=False)
+    except Exception as e:  # Keras raises bare Exception for a failed download
+        if weights == "imagenet":
+            raise WeightsError(
+                f"could not download the ImageNet weights for {net} ({e}); "
+                f"point the {where} at a local {net.lower()} no-top .h5 file"
+            ) from e
+        raise WeightsError(
+            f"weights file '{weights}' could not be loaded into {net} without its top "
+            f"({type(e).__name__}: {e}); it must be Keras's "
+            f"{net.lower()}_weights_tf_dim_ordering_tf_kernels_notop.h5 or an equivalent"
+        ) from e
+
+
+def check_layers(net: str, layers: list[str]) -> None:
+    """Raise SettingsError, listing the valid names, for a layer the network does not have."""
+    # A weightless skeleton is cheap and catches a misspelt layer before any download.
+    known = [layer.name for layer in CONSTRUCTORS[net](weights=None, include_top=False).layers[1:]]
+    for layer in layers:
+        if layer not in known:
+            raise SettingsError(f"{net} has no layer '{layer}' (settings 'content_layer' / 'style_layers'); "
+                                f"valid layers: {', '.join(known)}")
+
+
+def build_extractor(net: str, weights: str, layers: list[str]) -> keras.Model:
+    """A model mapping a batch of caffe-preprocessed images to {layer name: activations}.
+
+    Only the layers up to the deepest requested one are kept, so no time is spent past it.
+    """
+    base = _load_net(net, weights)
+    base.trainable = False
+    outputs = {name: base.get_layer(name).output for name in dict.fromkeys(layers)}
+    return keras.Model(inputs=base.input, outputs=outputs, name=f"{net.lower()}_features")
+
+
+# Caffe-style VGG input: BGR channel order with the ImageNet mean removed.
+IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+def preprocess_rgb(rgb: np.ndarray) -> np.ndarray:
+    """(h, w, 3) RGB pixels in [0, 255] -> a (1, h, w, 3) float32 batch as VGG expects."""
+    # preprocess_input works in place on float arrays: hand it a copy, never the caller's.
+    batch = np.array(rgb, dtype=np.float32, copy=True)[np.newaxis]
+    return keras.applications.vgg19.preprocess_input(batch)
+
+
+def deprocess_bgr(x: np.ndarray, dims: tuple[int, int]) -> np.ndarray:
+    """The inverse of preprocess_rgb, as uint8 BGR of shape dims + (3,) (what cv2 writes)."""
+    image = np.reshape(np.asarray(x, dtype=np.float64), (dims[0], dims[1], 3)) + IMAGENET_BGR_MEAN
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def min_side(layers: list[str]) -> int:
+    """Smallest image side for which every layer still has at least 2 pixels per side."""
+    # VGG halves the size before each block: blockN sees 1/2^(N-1) of the image.
+    deepest = max(int(name[5]) for name in layers if name.startswith("block") and name[5].isdigit())
+    return 2 ** deepest
+
+
+# Peak resident memory of a run is about MEMORY_BASE + MEMORY_PER_PIXEL * h * w. bench/memory.py
+# measured 874 MiB + 2359 B/pixel for the loss and gradient (VGG19 to block5_conv1, 2026-11-24);
+# L-BFGS keeps ~25 float64 copies of the image (~600 B/pixel) and a margin rounds both up.
+MEMORY_BASE = 2**30
+MEMORY_PER_PIXEL = 3200
+
+
+def available_memory() -> int:
+    """Bytes of memory this process could still take (Linux's MemAvailable, else all RAM)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(path: str, height: int, width: int) -> None:
+    """Refuse, before any work, an output size whose run would not fit in memory."""
+    need = MEMORY_BASE + MEMORY_PER_PIXEL * height * width
+    have = available_memory()
+    if need <= have:
+        return
+    pixels = max(have - MEMORY_BASE, 0) / MEMORY_PER_PIXEL
+    fit = int((pixels * max(height, width) / min(height, width)) ** 0.5) // 64 * 64
+    gib = 2.0**30
+    raise ImageError(
+        f"content image '{path}' at {width}x{height} px would need about {need / gib:.1f} GiB of memory, "
+        f"more than the {have / gib:.1f} GiB available; set max_size (--max-size) to {fit} or less")

@@ -1,0 +1,78 @@
+"""The one place that reads and writes image files.
+
+Reading goes through Pillow, which knows every mode and the EXIF orientation; writing
+encodes with OpenCV (our arrays are BGR, as the chapter's cv2.imwrite expected) and
+replaces the target in one rename, so no reader ever sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+from .atomic import write_atomic
+from .errors import ImageError
+
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode as 8-bit RGB, without clipping high-bit-depth images."""
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in _ALPHA_MODES:
+        # Transparent areas are shown on white, as image viewers and browsers do.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":
+        # 16-bit, 32-bit and float images: Pillow's own convert() would clip them to 255.
+        values = np.asarray(image, dtype=np.float64)
+        top = 1.0 if image.mode == "F" and values.max(initial=0) <= 1.0 else (
+            65535.0 if values.max(initial=0) > 255 else 255.0)
+        gray = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray).convert("RGB")
+    return image.convert("RGB")
+
+
+def open_rgb(path: str) -> Image.Image:
+    """The image at path, upright (EXIF), first frame, as RGB; ImageError names the file."""
+    if os.path.isdir(path):
+        raise ImageError(f"'{path}' is a folder, not an image file")
+    try:
+        with Image.open(path) as image:
+            image.seek(0)
+            image = ImageOps.exif_transpose(image)
+            image.load()
+            return _to_rgb(image)
+    except FileNotFoundError:
+        raise ImageError(f"image file '{path}' does not exist") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"image file '{path}' is too large to open safely: {e}") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"'{path}' could not be read as an image ({e})") from None
+
+
+def image_size(path: str) -> tuple[int, int]:
+    """(width, height) of the image as it is shown, i.e. after EXIF rotation."""
+    return open_rgb(path).size
+
+
+def load_rgb(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """float32 RGB pixels in [0, 255], shape (h, w, 3), resized to size=(w, h) when given."""
+    image = open_rgb(path)
+    if size is not None and image.size != tuple(size):
+        image = image.resize(tuple(size), Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.float32)
+
+
+def write_image(path: str, bgr: np.ndarray) -> None:
+    """Write a BGR uint8 image atomically, in the format its extension names."""
+    suffix = os.path.splitext(path)[1] or ".png"
+    ok, encoded = cv2.imencode(suffix, bgr)
+    if not ok:
+        raise ImageError(f"could not encode an image for '{path}' (is '{suffix}' an image type?)")
+    write_atomic(path, encoded.tobytes())

@@ -1,0 +1,73 @@
+"""The output folder: created and checked up front, and stamped with the settings of its run.
+
+settings.json records what made the images beside it, so a later run with other settings is
+refused instead of silently mixing or overwriting them.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import platform
+from typing import Any
+
+from .atomic import write_atomic
+from .errors import SettingsError
+from .settings import label
+
+RECORD = "settings.json"
+# Keys that do not change the pictures, so they may differ between runs into one folder.
+_NEUTRAL = ("output_path", "overwrite")
+
+
+def prepare_folder(path: str) -> None:
+    """Create the folder if needed and make sure files can be written there."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise SettingsError(f"{label('output_path')}: cannot create folder '{path}' ({e.strerror})") from None
+    if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
+        raise SettingsError(f"{label('output_path')}: folder '{path}' is not writable")
+
+
+def run_record(settings: dict[str, Any], maxEvals: int, weights: str) -> dict[str, Any]:
+    """Everything needed to make the same images again, as JSON-ready values."""
+    import keras
+    import tensorflow as tf
+
+    return {"settings": {**settings, "weights": weights}, "max_evals": maxEvals,
+            "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                         "keras": keras.__version__}}
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    def essential(record: dict[str, Any]) -> dict[str, Any]:
+        values = {k: v for k, v in record.get("settings", {}).items() if k not in _NEUTRAL}
+        return {**values, "max_evals": record.get("max_evals")}
+
+    a, b = essential(old), essential(new)
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def claim_folder(path: str, record: dict[str, Any], overwrite: bool) -> None:
+    """Refuse a folder holding another run's images (unless overwrite), then write settings.json.
+
+    With overwrite, the other run's iter_*.png go first, so no stale image sits beside the new ones.
+    """
+    images = glob.glob(os.path.join(glob.escape(path), "iter_*.png"))
+    old_path = os.path.join(path, RECORD)
+    if images:
+        try:
+            with open(old_path, encoding="utf-8") as f:
+                changes = _differences(json.load(f), record)
+        except (OSError, ValueError):
+            changes = [f"no readable {RECORD} says what made them"]
+        if changes and not overwrite:
+            raise SettingsError(
+                f"{label('output_path')}: folder '{path}' already holds {len(images)} images of another run "
+                f"({'; '.join(changes)}); choose another output_path or set overwrite (--overwrite)")
+        if changes:
+            for image in images:
+                os.remove(image)
+    write_atomic(old_path, (json.dumps(record, indent=2) + "\n").encode("utf-8"))

@@ -1,0 +1,24 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="neuralstyle",
+    version="0.1.0",
+    description="Gatys et al. neural style transfer on TensorFlow 2 / Keras 3: "
+    "a port of the PyImageSearch NeuralStyle chapter",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pyimagesearch", "pyimagesearch.*"]),
+    py_modules=["style_transfer"],
+    install_requires=[
+        "tensorflow>=2.16,<2.22",  # Keras 3; tested with 2.21
+        "keras>=3.0",
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "opencv-python-headless>=4.8",
+        "pillow>=10.0",
+    ],
+    extras_require={"test": ["pytest>=8", "ruff>=0.6"]},
+)
