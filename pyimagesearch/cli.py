@@ -1,0 +1,82 @@
+"""Command-line plumbing shared by the scripts: SETTINGS keys as flags, and clean exits."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
+
+from pyimagesearch.nn.conv.errors import NeuralStyleError
+from pyimagesearch.nn.conv.settings import DEFAULTS, HELP, NETS
+
+_TYPES: dict[str, Any] = {"content_weight": float, "style_weight": float, "tv_weight": float,
+                          "iterations": int, "max_size": int}
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each flag; the script's docstring kept as written."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, like every other error of ours, instead of argparse's usage block.
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value))
+    return getattr(value, "__name__", None) or str(value)
+
+
+def settings_parser(settings: Mapping[str, Any], description: str | None = None) -> argparse.ArgumentParser:
+    """A parser with one flag per SETTINGS key (`_` becomes `-`); each flag overrides its key."""
+    parser = _Parser(description=description, formatter_class=_Formatter)
+    for key in DEFAULTS:
+        kwargs: dict[str, Any] = {"dest": key, "default": argparse.SUPPRESS,
+                                  "help": f"{HELP[key]} (SETTINGS: {_shown(settings.get(key, DEFAULTS[key]))})"}
+        if key == "style_layers":
+            kwargs.update(nargs="+", metavar="LAYER")
+        elif key == "overwrite":
+            kwargs.update(action=argparse.BooleanOptionalAction)
+        elif key == "net":
+            kwargs.update(choices=NETS, type=str.upper)
+        else:
+            kwargs.update(type=_TYPES.get(key, str), metavar=key.split("_")[-1].upper())
+        parser.add_argument(f"--{key.replace('_', '-')}", **kwargs)
+    parser.add_argument("--max-evals", type=int, default=20, metavar="N",
+                        help="L-BFGS loss evaluations per iteration")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    return parser
+
+
+def apply_flags(settings: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """SETTINGS with every flag the user gave written over its key."""
+    return {**settings, **{k: v for k, v in vars(args).items() if k in DEFAULTS}}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C so the run can keep what it has."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def run(main: Callable[[], None], argv: Sequence[str] | None = None) -> int:
+    """Run a script's main: user errors become one line on stderr (exit 2), Ctrl-C exits 130."""
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        main()
+    except NeuralStyleError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:
+        print("[INFO] stopped; every finished image is kept", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    return 0
