@@ -1,0 +1,106 @@
+"""style_transfer.py: flags override SETTINGS, and a real run from the command line."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+import style_transfer
+from pyimagesearch.cli import apply_flags, settings_parser
+from tests.conftest import ROOT
+
+
+def parse(argv):
+    args = settings_parser(style_transfer.SETTINGS).parse_args(argv)
+    return apply_flags(style_transfer.SETTINGS, args), args
+
+
+def test_no_flags_leave_settings_as_written():
+    settings, args = parse([])
+    assert settings == style_transfer.SETTINGS and args.max_evals == 20
+
+
+def test_flags_override_settings():
+    settings, args = parse(["--input-path", "a.png", "--style-path", "b.png", "--output-path", "o",
+                            "--content-weight", "2.5", "--style-weight", "7", "--tv-weight", "0",
+                            "--iterations", "3", "--content-layer", "block5_conv2",
+                            "--style-layers", "block1_conv1", "block2_conv1", "--net", "vgg16",
+                            "--weights", "w.h5", "--overwrite", "--max-evals", "5"])
+    assert settings == {"input_path": "a.png", "style_path": "b.png", "output_path": "o",
+                        "net": "VGG16", "content_layer": "block5_conv2",
+                        "style_layers": ["block1_conv1", "block2_conv1"], "content_weight": 2.5,
+                        "style_weight": 7.0, "tv_weight": 0.0, "iterations": 3, "weights": "w.h5",
+                        "overwrite": True}
+    assert args.max_evals == 5
+    assert style_transfer.SETTINGS["iterations"] == 50  # the module's dict is not changed
+
+
+def test_every_setting_has_a_flag():
+    help_text = settings_parser(style_transfer.SETTINGS).format_help()
+    for key in style_transfer.SETTINGS:
+        assert f"--{key.replace('_', '-')}" in help_text
+
+
+def run_driver(*argv):
+    return subprocess.run([sys.executable, "style_transfer.py", *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_driver_runs_a_transfer_with_flags(tiny_images, tmp_path):
+    out = tmp_path / "run"
+    done = run_driver("--input-path", tiny_images["input_path"], "--style-path", tiny_images["style_path"],
+                      "--output-path", str(out), "--iterations", "2", "--max-evals", "3")
+    assert done.returncode == 0, done.stderr
+    assert "[INFO] end of iteration 2, loss:" in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["iter_0.png", "iter_1.png", "settings.json"]
+    assert Image.open(out / "iter_1.png").size == Image.open(tiny_images["input_path"]).size
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--input-path", "missing.jpg"], ["missing.jpg", "does not exist"]),
+    (["--iterations", "0"], ["iterations", ">= 1"]),
+    (["--style-layers", "block9_conv1"], ["block9_conv1", "valid layers"]),
+    (["--max-evals", "0"], ["max-evals"]),
+])
+def test_driver_reports_bad_input_in_one_line(tiny_images, tmp_path, argv, words):
+    base = ["--input-path", tiny_images["input_path"], "--style-path", tiny_images["style_path"],
+            "--output-path", str(tmp_path / "o")]
+    done = run_driver(*base, *argv)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    error = done.stderr.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("error: "), done.stderr
+    for word in words:
+        assert word in error[0]
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_keeps_finished_iterations(tiny_images, tmp_path, sig, status):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "style_transfer.py", "--input-path", tiny_images["input_path"],
+                             "--style-path", tiny_images["style_path"], "--output-path", str(out),
+                             "--iterations", "1000", "--max-evals", "5"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (out / "iter_1.png").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == status, stderr
+    assert "Traceback" not in stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert not [n for n in names if n.startswith(".tmp")]
+    names.remove("settings.json")
+    finished = [n for n in names if not n.endswith("_partial.png")]
+    assert len(finished) >= 2 and "iter_1.png" in finished
+    for name in names:  # every file left behind is a whole, readable PNG
+        with Image.open(out / name) as image:
+            image.load()
+            assert image.size == (64, 48)
+    partial = [n for n in names if n.endswith("_partial.png")]
+    if partial:  # interrupted inside L-BFGS rather than between rounds
+        assert partial == [f"iter_{len(finished)}_partial.png"]
+        assert str(out / partial[0]) in stdout

@@ -1,0 +1,80 @@
+"""Each loss term against a NumPy reference written from the chapter's formulas."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pyimagesearch.nn.conv import losses
+
+
+def np_gram(features: np.ndarray) -> np.ndarray:
+    h, w, c = features.shape
+    rows = features.transpose(2, 0, 1).reshape(c, h * w)  # the chapter's permute + flatten
+    return rows @ rows.T
+
+
+def np_tv(x: np.ndarray) -> np.ndarray:
+    _, h, w, _ = x.shape
+    a = (x[:, : h - 1, : w - 1, :] - x[:, 1:, : w - 1, :]) ** 2
+    b = (x[:, : h - 1, : w - 1, :] - x[:, : h - 1, 1:, :]) ** 2
+    return np.sum((a + b) ** 1.25)
+
+
+def test_gram_matrix(rng):
+    x = rng.normal(size=(5, 7, 4)).astype(np.float32)
+    got = losses.gram_matrix(tf.constant(x)).numpy()
+    assert got.shape == (4, 4)
+    np.testing.assert_allclose(got, np_gram(x.astype(np.float64)), rtol=1e-5)
+
+
+def test_feature_recon_loss(rng):
+    a, b = rng.normal(size=(2, 6, 5, 8)).astype(np.float32)
+    got = losses.feature_recon_loss(tf.constant(a), tf.constant(b)).numpy()
+    np.testing.assert_allclose(got, np.sum((a.astype(np.float64) - b) ** 2), rtol=1e-5)
+
+
+def test_style_recon_loss_uses_image_size(rng):
+    a, b = rng.normal(size=(2, 6, 5, 8)).astype(np.float32)
+    h, w = 48, 64  # the image's size, not the layer's
+    want = np.sum((np_gram(b.astype(np.float64)) - np_gram(a.astype(np.float64))) ** 2)
+    want /= float((2 * 3 * h * w) ** 2)
+    got = losses.style_recon_loss(tf.constant(a), tf.constant(b), h, w).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_gram_loss_does_not_overflow_float32_at_large_sizes():
+    # Gram entries of a 2048x2048 image reach ~1e11; squared before scaling they would overflow.
+    x = np.full((256, 256, 64), 300.0, np.float32)
+    got = losses.style_recon_loss(tf.zeros_like(x), tf.constant(x), 2048, 2048).numpy()
+    want = 64 * 64 * (256 * 256 * 300.0**2) ** 2 / float((6 * 2048 * 2048) ** 2)
+    assert np.isfinite(got)
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+
+
+def test_tv_loss(rng):
+    x = rng.uniform(-128, 128, size=(1, 9, 11, 3)).astype(np.float32)
+    got = losses.tv_loss(tf.constant(x)).numpy()
+    np.testing.assert_allclose(got, np_tv(x.astype(np.float64)), rtol=1e-5)
+
+
+def test_tv_loss_of_flat_image_is_zero():
+    assert losses.tv_loss(tf.fill((1, 8, 8, 3), 17.0)).numpy() == 0.0
+
+
+def test_chapter_loss_weights_each_term(rng):
+    image = rng.normal(size=(1, 8, 10, 3)).astype(np.float32)
+    feats = {"c": rng.normal(size=(1, 4, 5, 6)).astype(np.float32),
+             "s1": rng.normal(size=(1, 4, 5, 6)).astype(np.float32),
+             "s2": rng.normal(size=(1, 2, 3, 7)).astype(np.float32)}
+    target = rng.normal(size=(4, 5, 6)).astype(np.float32)
+    grams = {"s1": rng.normal(size=(6, 6)).astype(np.float32),
+             "s2": rng.normal(size=(7, 7)).astype(np.float32)}
+    terms = losses.chapter_loss(tf.constant(image), {k: tf.constant(v) for k, v in feats.items()},
+                                "c", tf.constant(target), {k: tf.constant(v) for k, v in grams.items()},
+                                (2.0, 30.0, 0.5))
+    scale = 1.0 / (2 * 3 * 8 * 10) ** 2
+    style = np.mean([scale * np.sum((np_gram(feats[k][0].astype(np.float64)) - grams[k]) ** 2)
+                     for k in ("s1", "s2")])
+    assert terms["content"].numpy() == pytest.approx(2.0 * np.sum((feats["c"][0] - target) ** 2), rel=1e-5)
+    assert terms["style"].numpy() == pytest.approx(30.0 * style, rel=1e-5)
+    assert terms["tv"].numpy() == pytest.approx(0.5 * np_tv(image.astype(np.float64)), rel=1e-5)

@@ -1,0 +1,67 @@
+"""SETTINGS checks: every bad value is a SettingsError that names its key."""
+
+import pytest
+from keras.applications import VGG16, VGG19
+
+from pyimagesearch.nn.conv import NeuralStyle, SettingsError, WeightsError
+from pyimagesearch.nn.conv.settings import DEFAULTS, resolve_settings, weights_source
+
+
+def test_defaults_are_the_chapters():
+    s = resolve_settings({})
+    assert (s["content_weight"], s["style_weight"], s["tv_weight"], s["iterations"]) == (1.0, 100.0, 10.0, 50)
+    assert s["content_layer"] == "block4_conv2" and s["net"] == "VGG19"
+    assert s["style_layers"] == [f"block{i}_conv1" for i in range(1, 6)]
+
+
+@pytest.mark.parametrize("net, name", [(VGG19, "VGG19"), (VGG16, "VGG16"), ("vgg16", "VGG16")])
+def test_net_accepts_constructor_or_name(net, name):
+    assert resolve_settings({"net": net})["net"] == name
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"style_weigth": 1.0}, ["style_weigth", "did you mean 'style_weight'"]),
+    ({"content_weight": -1}, ["content_weight", ">= 0"]),
+    ({"tv_weight": "lots"}, ["tv_weight", "number"]),
+    ({"style_weight": float("nan")}, ["style_weight"]),
+    ({"iterations": 0}, ["iterations", ">= 1"]),
+    ({"iterations": 2.5}, ["iterations"]),
+    ({"net": "ResNet50"}, ["net", "VGG19"]),
+    ({"style_layers": []}, ["style_layers"]),
+    ({"input_path": None}, ["input_path"]),
+])
+def test_bad_settings_name_the_key(settings, words):
+    with pytest.raises(SettingsError) as e:
+        resolve_settings(settings)
+    for word in words:
+        assert word in str(e.value)
+
+
+def test_weights_source_order(monkeypatch):
+    monkeypatch.delenv("NEURALSTYLE_WEIGHTS", raising=False)
+    assert weights_source(None) == "imagenet"
+    monkeypatch.setenv("NEURALSTYLE_WEIGHTS", "/env.h5")
+    assert weights_source(None) == "/env.h5"
+    assert weights_source("/setting.h5") == "/setting.h5"
+
+
+def test_unknown_layer_lists_the_valid_ones(tiny_images, tmp_path):
+    with pytest.raises(SettingsError, match="no layer 'block4_conv9'.*block4_conv4"):
+        NeuralStyle({**tiny_images, "output_path": str(tmp_path), "content_layer": "block4_conv9"})
+
+
+def test_missing_weights_file_names_setting_and_variable(tiny_images, tmp_path):
+    with pytest.raises(WeightsError, match="nope.h5.*'weights'.*NEURALSTYLE_WEIGHTS"):
+        NeuralStyle({**tiny_images, "output_path": str(tmp_path), "weights": str(tmp_path / "nope.h5")})
+
+
+def test_weights_of_another_network_are_refused(tiny_images, tmp_path):
+    # The VGG19 file does not fit VGG16 (16 vs 19 layers): a clear error, not a Keras traceback.
+    with pytest.raises(WeightsError, match="could not be loaded into VGG16"):
+        NeuralStyle({**tiny_images, "output_path": str(tmp_path), "net": "VGG16"})
+
+
+def test_every_default_key_is_documented():
+    from pyimagesearch.nn.conv.settings import HELP
+
+    assert set(HELP) == set(DEFAULTS)
