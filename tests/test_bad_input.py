@@ -6,6 +6,8 @@ that the one error line names the file or setting, and that no traceback is show
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -51,6 +53,16 @@ def weights_without_vgg(path: Path) -> Path:
     return path
 
 
+def weights_with_top(path: Path) -> Path:
+    """The shared no-top file plus the classifier's layer names, as the with-top file lists them."""
+    shutil.copy(os.environ["NEURALSTYLE_WEIGHTS"], path)
+    with h5py.File(path, "a") as f:
+        names = [n.encode() if isinstance(n, str) else bytes(n) for n in f.attrs["layer_names"]]
+        names += [b"flatten", b"fc1", b"fc2", b"predictions"]
+        f.attrs["layer_names"] = np.array(names, dtype="S")
+    return path
+
+
 # (case id, flag the bad file goes to, how to make it, words the error line must hold)
 IMAGE_CASES: list[tuple[str, str, Callable[[Path], Path | None], list[str]]] = [
     ("missing", "--input-path", lambda p: None, ["does not exist"]),
@@ -87,8 +99,10 @@ SETTING_CASES: list[tuple[str, list[str], list[str]]] = [
     ("zero-max-evals", ["--max-evals", "0"], ["max-evals", ">= 1"]),
     ("zero-max-size", ["--max-size", "0"], ["max_size", ">= 1"]),
     ("missing-weights", ["--weights", "nowhere.h5"], ["nowhere.h5", "does not exist", "NEURALSTYLE_WEIGHTS"]),
-    ("weights-of-vgg19-for-vgg16", ["--net", "VGG16"], ["VGG16", "could not be loaded"]),
-    ("weights-file-of-something-else", ["--weights", "WEIGHTS_WITHOUT_VGG"], ["other.h5", "could not be loaded"]),
+    ("weights-of-vgg19-for-vgg16", ["--net", "VGG16"], ["VGG19 weights", "'net' is VGG16"]),
+    ("weights-file-of-something-else", ["--weights", "WEIGHTS_WITHOUT_VGG"], ["other.h5", "0 convolution layers"]),
+    ("weights-file-with-top", ["--weights", "WEIGHTS_WITH_TOP"], ["top.h5", "classifier top", "notop.h5"]),
+    ("weights-file-not-hdf5", ["--weights", "A_FILE"], ["a_file", "not a Keras HDF5"]),
     ("output-path-is-a-file", ["--output-path", "A_FILE"], ["output_path", "a_file"]),
 ]
 
@@ -96,9 +110,9 @@ SETTING_CASES: list[tuple[str, list[str], list[str]]] = [
 @pytest.mark.parametrize("argv, words", [c[1:] for c in SETTING_CASES], ids=[c[0] for c in SETTING_CASES])
 def test_bad_setting(tiny_images, tmp_path, argv, words):
     (tmp_path / "a_file").write_text("I am in the way")
-    weights_without_vgg(tmp_path / "other.h5")
-    argv = [{"A_FILE": str(tmp_path / "a_file"), "WEIGHTS_WITHOUT_VGG": str(tmp_path / "other.h5")}.get(a, a)
-            for a in argv]
+    files = {"A_FILE": tmp_path / "a_file", "WEIGHTS_WITHOUT_VGG": weights_without_vgg(tmp_path / "other.h5"),
+             "WEIGHTS_WITH_TOP": weights_with_top(tmp_path / "top.h5")}
+    argv = [str(files.get(a, a)) for a in argv]
     done = run(tmp_path, "--input-path", tiny_images["input_path"], "--style-path", tiny_images["style_path"],
                *argv)
     assert_one_clear_error(done, words, tmp_path)
@@ -140,3 +154,12 @@ def test_every_pillow_mode_runs(tmp_path, mode):
     assert result.shape == (36, 48, 3)
     # The content image reached the network as a real picture, not a clipped white or black one.
     assert 20 < ns.content.std() and -100 < ns.content.mean() < 100
+
+
+def test_decompression_bomb_limit_as_pillow_tests_it(tiny_images, tmp_path, monkeypatch):
+    """A lowered Pillow limit makes an ordinary image a 'bomb'; NeuralStyle refuses it by name."""
+    from pyimagesearch.nn.conv import ImageError, NeuralStyle
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 48 // 4)  # twice this is still under 64x48
+    with pytest.raises(ImageError, match="tubingen.png.*too large to open safely"):
+        NeuralStyle({**tiny_images, "output_path": str(tmp_path)})

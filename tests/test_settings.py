@@ -57,7 +57,7 @@ def test_missing_weights_file_names_setting_and_variable(tiny_images, tmp_path):
 
 def test_weights_of_another_network_are_refused(tiny_images, tmp_path):
     # The VGG19 file does not fit VGG16 (16 vs 19 layers): a clear error, not a Keras traceback.
-    with pytest.raises(WeightsError, match="could not be loaded into VGG16"):
+    with pytest.raises(WeightsError, match="holds VGG19 weights, while setting 'net' is VGG16"):
         NeuralStyle({**tiny_images, "output_path": str(tmp_path), "net": "VGG16"})
 
 

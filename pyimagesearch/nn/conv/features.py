@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import h5py
 import keras
 import numpy as np
 
@@ -13,10 +14,36 @@ from .settings import WEIGHTS_ENV, label
 CONSTRUCTORS = {"VGG19": keras.applications.VGG19, "VGG16": keras.applications.VGG16}
 
 
+_CONV_LAYERS = {"VGG16": 13, "VGG19": 16}
+
+
+def _weights_file_problem(path: str, net: str) -> str | None:
+    """What makes a weights file unfit for net without its top, read from the file; None if nothing."""
+    try:
+        with h5py.File(path, "r") as f:
+            group = f["model_weights"] if "model_weights" in f else f
+            names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs.get("layer_names", [])]
+    except OSError:
+        return "it is not a Keras HDF5 weights file"
+    convs = [n for n in names if "_conv" in n]
+    if {"fc1", "fc2", "predictions"} & set(names):
+        return ("it holds the network with its classifier top (fc1, fc2, predictions); "
+                f"use the no-top file, {net.lower()}_weights_tf_dim_ordering_tf_kernels_notop.h5")
+    if len(convs) != _CONV_LAYERS[net]:
+        other = {v: k for k, v in _CONV_LAYERS.items()}.get(len(convs))
+        held = f"{other} weights" if other else f"weights of {len(convs)} convolution layers"
+        return f"it holds {held}, while setting 'net' is {net} ({_CONV_LAYERS[net]} convolution layers)"
+    return None
+
+
 def _load_net(net: str, weights: str) -> keras.Model:
     where = f"{label('weights')} or ${WEIGHTS_ENV}"
-    if weights != "imagenet" and not os.path.isfile(weights):
-        raise WeightsError(f"weights file '{weights}' does not exist; check the {where}")
+    if weights != "imagenet":
+        if not os.path.isfile(weights):
+            raise WeightsError(f"weights file '{weights}' does not exist; check the {where}")
+        problem = _weights_file_problem(weights, net)
+        if problem:
+            raise WeightsError(f"weights file '{weights}' cannot be used: {problem}")
     try:
         return CONSTRUCTORS[net](weights=weights, include_top=False)
     except Exception as e:  # Keras raises bare Exception for a failed download
