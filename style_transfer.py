@@ -3,6 +3,8 @@
 Edit SETTINGS below, or override any of its keys with a flag (see --help), then run:
 
     python style_transfer.py
+
+To make an earlier result again: python style_transfer.py --config output/settings.json
 """
 
 # pyimagesearch comes first on purpose: it pins Keras to the TensorFlow backend before keras loads.
@@ -33,6 +35,9 @@ SETTINGS = {
     # L-BFGS rounds; an image is written after each
     "iterations": 50,
 
+    # None: a new noise start image each run; a number: the same image every time
+    "seed": None,
+
     # None: $NEURALSTYLE_WEIGHTS if set, else Keras downloads the ImageNet weights
     "weights": None,
 
@@ -43,8 +48,8 @@ SETTINGS = {
 
 def main(argv: list[str] | None = None) -> None:
     args = settings_parser(SETTINGS, description=__doc__).parse_args(argv)
-    ns = NeuralStyle(apply_flags(SETTINGS, args))
-    ns.transfer(maxEvals=args.max_evals)
+    (settings, maxEvals) = apply_flags(SETTINGS, args)
+    NeuralStyle(settings).transfer(maxEvals=maxEvals)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from pyimagesearch.nn.conv.errors import NeuralStyleError
+from pyimagesearch.nn.conv.outputs import read_record
 from pyimagesearch.nn.conv.settings import DEFAULTS, HELP, NETS
 
 _TYPES: dict[str, Any] = {"content_weight": float, "style_weight": float, "tv_weight": float,
-                          "iterations": int, "max_size": int}
+                          "iterations": int, "max_size": int, "seed": int}
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -46,15 +47,23 @@ def settings_parser(settings: Mapping[str, Any], description: str | None = None)
         else:
             kwargs.update(type=_TYPES.get(key, str), metavar=key.split("_")[-1].upper())
         parser.add_argument(f"--{key.replace('_', '-')}", **kwargs)
-    parser.add_argument("--max-evals", type=int, default=20, metavar="N",
-                        help="L-BFGS loss evaluations per iteration")
+    parser.add_argument("--max-evals", type=int, default=argparse.SUPPRESS, metavar="N",
+                        help="L-BFGS loss evaluations per iteration (default: 20)")
+    parser.add_argument("--config", metavar="SETTINGS_JSON",
+                        help="start from the settings.json of an earlier run (flags still override it)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return parser
 
 
-def apply_flags(settings: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """SETTINGS with every flag the user gave written over its key."""
-    return {**settings, **{k: v for k, v in vars(args).items() if k in DEFAULTS}}
+def apply_flags(settings: Mapping[str, Any], args: argparse.Namespace) -> tuple[dict[str, Any], int]:
+    """(settings, maxEvals): SETTINGS, then the --config file's values, then every flag given."""
+    settings, max_evals = dict(settings), 20
+    if args.config:
+        record = read_record(args.config)
+        settings.update(record["settings"])
+        max_evals = record.get("max_evals", max_evals)
+    settings.update({k: v for k, v in vars(args).items() if k in DEFAULTS})
+    return settings, getattr(args, "max_evals", max_evals)
 
 
 class Terminated(KeyboardInterrupt):

@@ -1,10 +1,12 @@
 """style_transfer.py: flags override SETTINGS, and a real run from the command line."""
 
+import json
 import signal
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -14,27 +16,26 @@ from tests.conftest import ROOT
 
 
 def parse(argv):
-    args = settings_parser(style_transfer.SETTINGS).parse_args(argv)
-    return apply_flags(style_transfer.SETTINGS, args), args
+    return apply_flags(style_transfer.SETTINGS, settings_parser(style_transfer.SETTINGS).parse_args(argv))
 
 
 def test_no_flags_leave_settings_as_written():
-    settings, args = parse([])
-    assert settings == style_transfer.SETTINGS and args.max_evals == 20
+    settings, max_evals = parse([])
+    assert settings == style_transfer.SETTINGS and max_evals == 20
 
 
 def test_flags_override_settings():
-    settings, args = parse(["--input-path", "a.png", "--style-path", "b.png", "--output-path", "o",
+    settings, max_evals = parse(["--input-path", "a.png", "--style-path", "b.png", "--output-path", "o",
                             "--content-weight", "2.5", "--style-weight", "7", "--tv-weight", "0",
                             "--iterations", "3", "--content-layer", "block5_conv2",
                             "--style-layers", "block1_conv1", "block2_conv1", "--net", "vgg16",
-                            "--weights", "w.h5", "--overwrite", "--max-evals", "5"])
+                            "--weights", "w.h5", "--overwrite", "--seed", "7", "--max-evals", "5"])
     assert settings == {"input_path": "a.png", "style_path": "b.png", "output_path": "o",
                         "net": "VGG16", "content_layer": "block5_conv2",
                         "style_layers": ["block1_conv1", "block2_conv1"], "content_weight": 2.5,
                         "style_weight": 7.0, "tv_weight": 0.0, "iterations": 3, "weights": "w.h5",
-                        "overwrite": True}
-    assert args.max_evals == 5
+                        "overwrite": True, "seed": 7}
+    assert max_evals == 5
     assert style_transfer.SETTINGS["iterations"] == 50  # the module's dict is not changed
 
 
@@ -42,6 +43,29 @@ def test_every_setting_has_a_flag():
     help_text = settings_parser(style_transfer.SETTINGS).format_help()
     for key in style_transfer.SETTINGS:
         assert f"--{key.replace('_', '-')}" in help_text
+
+
+def test_config_file_then_flags(tmp_path):
+    record = {"settings": {**style_transfer.SETTINGS, "net": "VGG19", "style_weight": 42.0, "seed": 3},
+              "max_evals": 7}
+    (tmp_path / "settings.json").write_text(json.dumps(record))
+    settings, max_evals = parse(["--config", str(tmp_path / "settings.json")])
+    assert settings["style_weight"] == 42.0 and settings["seed"] == 3 and max_evals == 7
+    settings, max_evals = parse(["--config", str(tmp_path / "settings.json"), "--seed", "4", "--max-evals", "2"])
+    assert settings["style_weight"] == 42.0 and settings["seed"] == 4 and max_evals == 2
+
+
+def test_rerun_from_settings_json_gives_the_same_image(tiny_images, tmp_path):
+    first = run_driver("--input-path", tiny_images["input_path"], "--style-path", tiny_images["style_path"],
+                       "--output-path", str(tmp_path / "a"), "--iterations", "1", "--max-evals", "3",
+                       "--seed", "5", "--style-weight", "300")
+    assert first.returncode == 0, first.stderr
+    again = run_driver("--config", str(tmp_path / "a" / "settings.json"), "--output-path", str(tmp_path / "b"))
+    assert again.returncode == 0, again.stderr
+    assert "up to 3 evaluations" in again.stdout
+    a = np.asarray(Image.open(tmp_path / "a" / "iter_0.png"))
+    b = np.asarray(Image.open(tmp_path / "b" / "iter_0.png"))
+    np.testing.assert_array_equal(a, b)
 
 
 def run_driver(*argv):

@@ -150,7 +150,8 @@ class NeuralStyle:
               f"writing to '{self.S['output_path']}'")
         claim_folder(self.S["output_path"], run_record(self.S, maxEvals, self.weightsSource),
                      self.S["overwrite"])
-        X = np.random.uniform(0, 255, (1, h, w, 3)) - 128
+        seed = self.S["seed"]
+        X = (np.random if seed is None else np.random.default_rng(seed)).uniform(0, 255, (1, h, w, 3)) - 128
         image = self.deprocess(X)
         for i in range(iterations):
             print(f"[INFO] starting iteration {i + 1} of {iterations}")

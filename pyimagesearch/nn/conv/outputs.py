@@ -41,6 +41,20 @@ def run_record(settings: dict[str, Any], maxEvals: int, weights: str) -> dict[st
                          "keras": keras.__version__}}
 
 
+def read_record(path: str) -> dict[str, Any]:
+    """A settings.json written by an earlier run; SettingsError names the file when it is unusable."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except FileNotFoundError:
+        raise SettingsError(f"config file '{path}' does not exist") from None
+    except (OSError, ValueError) as e:
+        raise SettingsError(f"config file '{path}' is not a readable settings.json ({e})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
+        raise SettingsError(f"config file '{path}' has no \"settings\" object; is it a NeuralStyle settings.json?")
+    return record
+
+
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     def essential(record: dict[str, Any]) -> dict[str, Any]:
         values = {k: v for k, v in record.get("settings", {}).items() if k not in _NEUTRAL}

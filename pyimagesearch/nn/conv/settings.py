@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "style_weight": 100.0,
     "tv_weight": 10.0,
     "iterations": 50,
+    # None: a new noise image every run, as in the chapter; a number: the same one every time.
+    "seed": None,
     # None: the NEURALSTYLE_WEIGHTS environment variable if set, else Keras's "imagenet" download.
     "weights": None,
     # False: refuse an output folder that holds images made with other settings.
@@ -43,6 +45,7 @@ HELP: dict[str, str] = {
     "style_weight": "weight of the style loss (mean over style layers)",
     "tv_weight": "weight of the total-variation (smoothness) loss",
     "iterations": "L-BFGS restarts; one image is written after each",
+    "seed": "random seed of the noise start image (default: a new one each run)",
     "weights": "'imagenet' or a path to a Keras .h5 no-top weights file "
     "(default: $NEURALSTYLE_WEIGHTS, else 'imagenet')",
     "overwrite": "replace the images of an earlier run with other settings in output_path",
@@ -127,6 +130,8 @@ def resolve_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     ):
         raise SettingsError(f"{label('style_layers')} must be a non-empty list of layer names, got {layers!r}")
     s["style_layers"] = list(layers)
+    if s["seed"] is not None and (isinstance(s["seed"], bool) or not isinstance(s["seed"], int) or s["seed"] < 0):
+        raise SettingsError(f"{label('seed')} must be a whole number >= 0 or None, got {s['seed']!r}")
     if not isinstance(s["overwrite"], bool):
         raise SettingsError(f"{label('overwrite')} must be True or False, got {s['overwrite']!r}")
     if s["weights"] is not None:
