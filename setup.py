@@ -11,7 +11,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["pyimagesearch", "pyimagesearch.*"]),
-    py_modules=["style_transfer"],
+    py_modules=["style_transfer", "generate_examples"],
     install_requires=[
         "tensorflow>=2.16,<2.22",  # Keras 3; tested with 2.21
         "keras>=3.0",
@@ -20,5 +20,8 @@ setup(
         "opencv-python-headless>=4.8",
         "pillow>=10.0",
     ],
-    extras_require={"test": ["pytest>=8", "ruff>=0.6"]},
+    extras_require={
+        "ray": ["ray>=2.9"],  # generate_examples.py --ray-address
+        "test": ["pytest>=8", "ruff>=0.6", "ray>=2.9"],
+    },
 )

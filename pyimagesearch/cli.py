@@ -32,10 +32,13 @@ def _shown(value: Any) -> str:
     return getattr(value, "__name__", None) or str(value)
 
 
-def settings_parser(settings: Mapping[str, Any], description: str | None = None) -> argparse.ArgumentParser:
-    """A parser with one flag per SETTINGS key (`_` becomes `-`); each flag overrides its key."""
+def settings_parser(settings: Mapping[str, Any], description: str | None = None,
+                    skip: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """A parser with one flag per SETTINGS key (`_` becomes `-`) but those in skip; each overrides its key."""
     parser = _Parser(description=description, formatter_class=_Formatter)
     for key in DEFAULTS:
+        if key in skip:
+            continue
         kwargs: dict[str, Any] = {"dest": key, "default": argparse.SUPPRESS,
                                   "help": f"{HELP[key]} (SETTINGS: {_shown(settings.get(key, DEFAULTS[key]))})"}
         if key == "style_layers":

@@ -107,6 +107,7 @@ def test_transfer_lowers_the_loss_and_writes_each_iteration(tiny_images, tmp_pat
     ends = [float(line.split("loss: ")[1].split()[0]) for line in printed.splitlines()
             if line.startswith("[INFO] end of iteration")]
     assert len(ends) == 2 and ends[1] < ends[0] < start / 2
+    assert ns.losses == pytest.approx(ends, rel=1e-4)
 
     assert sorted(os.listdir(out)) == ["iter_0.png", "iter_1.png", "settings.json"]
     for name in ("iter_0.png", "iter_1.png"):

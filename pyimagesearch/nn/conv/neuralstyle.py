@@ -71,6 +71,7 @@ class NeuralStyle:
                            for layer in self.S["style_layers"]}
         self._weights = tuple(self.S[k] for k in ("content_weight", "style_weight", "tv_weight"))
         self.lastTerms: dict[str, float] = {}
+        self.losses: list[float] = []  # the loss at the end of each iteration of the last transfer()
         self._best: tuple[float, np.ndarray | None] = (np.inf, None)  # lowest loss seen this round
         self._evaluate = tf.function(
             self._lossTerms, input_signature=[tf.TensorSpec((1, h, w, 3), tf.float32)])
@@ -153,6 +154,7 @@ class NeuralStyle:
         seed = self.S["seed"]
         X = (np.random if seed is None else np.random.default_rng(seed)).uniform(0, 255, (1, h, w, 3)) - 128
         image = self.deprocess(X)
+        self.losses = []
         for i in range(iterations):
             print(f"[INFO] starting iteration {i + 1} of {iterations}")
             start = time.perf_counter()
@@ -164,6 +166,7 @@ class NeuralStyle:
                 raise
             print(f"[INFO] end of iteration {i + 1}, loss: {loss:.4e} "
                   f"({info['funcalls']} evaluations, {time.perf_counter() - start:.1f} s)")
+            self.losses.append(float(loss))
             image = self.deprocess(X)
             write_image(os.path.join(self.S["output_path"], f"iter_{i}.png"), image)
         return np.ascontiguousarray(image[..., ::-1])

@@ -1,0 +1,85 @@
+"""Overnight parameter sweeps: many style transfers with weights drawn at random.
+
+    python generate_examples.py --output-path output/sweep --experiments 12
+
+Content, style and TV weights are drawn log-uniformly from their ranges (a fixed value via
+--content-weight etc.), each experiment gets its own folder (final.png, iter_*.png, settings.json,
+log.txt), and index.html + contact_sheet.jpg show them all. Run the same command again after a
+stop: finished experiments are kept and skipped. Every style_transfer.py flag works here too.
+"""
+
+# pyimagesearch comes first on purpose: it pins Keras to the TensorFlow backend before keras loads.
+import pyimagesearch  # noqa: F401, I001
+
+import contextlib
+import io
+import sys
+
+from pyimagesearch.cli import apply_flags, run, settings_parser
+from pyimagesearch.nn.conv.errors import NeuralStyleError
+from pyimagesearch.nn.conv.settings import DEFAULTS
+
+# A sweep's defaults: the chapter's, with shorter runs so that a dozen fit in an evening.
+SETTINGS = {**DEFAULTS, "output_path": "output/sweep", "iterations": 10}
+
+
+def parser():
+    p = settings_parser(SETTINGS, description=__doc__, skip=("seed", "overwrite"))
+    from pyimagesearch.sweep import RANGES
+
+    sweep = p.add_argument_group("sweep")
+    sweep.add_argument("--experiments", type=int, default=12, help="how many experiments the sweep holds")
+    sweep.add_argument("--seed", type=int, default=0,
+                       help="seed of the random walk: the same seed draws the same experiments")
+    for key, (low, high) in RANGES.items():
+        sweep.add_argument(f"--{key.replace('_', '-')}-range", nargs=2, type=float, default=(low, high),
+                           metavar=("MIN", "MAX"), help=f"log-uniform range of {key} (--{key.replace('_', '-')} "
+                           "fixes it instead)")
+    sweep.add_argument("--content-layers", nargs="+", metavar="LAYER",
+                       help="content layers to choose from at random (default: --content-layer alone)")
+    sweep.add_argument("--workers", type=int, default=1,
+                       help="experiments at once on this machine, each in its own process")
+    sweep.add_argument("--ray-address", metavar="ADDRESS",
+                       help="run the experiments as tasks on this Ray cluster ('auto' finds a local one); "
+                       "needs pip install '.[ray]' and an output folder every node can reach")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pyimagesearch.gallery import write_gallery
+    from pyimagesearch.nn.conv import NeuralStyle
+    from pyimagesearch.sweep import RANGES, check_range, check_workers, plan, run_sweep
+
+    args = parser().parse_args(argv)
+    (base, max_evals) = apply_flags(SETTINGS, args)
+    ranges = {}
+    for key in RANGES:
+        fixed = getattr(args, key, None)
+        ranges[key] = (fixed, fixed) if fixed is not None else getattr(args, f"{key}_range")
+        ranges[key] = check_range(key, *ranges[key])
+    if args.experiments < 1:
+        raise NeuralStyleError(f"--experiments must be a whole number >= 1, got {args.experiments}")
+    check_workers(args.workers)
+    folder = base["output_path"]
+    experiments = plan(base, ranges, args.content_layers or [base["content_layer"]], args.experiments,
+                       args.seed, max_evals, folder)
+
+    # One NeuralStyle on the sweep folder checks every file and setting before any work starts.
+    for layer in dict.fromkeys(e.settings["content_layer"] for e in experiments):
+        first = next(e for e in experiments if e.settings["content_layer"] == layer)
+        with contextlib.redirect_stdout(io.StringIO()):
+            NeuralStyle({**first.settings, "output_path": folder})
+
+    try:
+        results = run_sweep(experiments, workers=args.workers, ray_address=args.ray_address)
+    finally:  # the gallery shows what is finished, after a stop too
+        index, sheet = write_gallery(folder, base["input_path"], base["style_path"])
+        print(f"[SWEEP] gallery: {index}  contact sheet: {sheet}")
+    failed = [r for r in results if "error" in r]
+    if failed:
+        raise NeuralStyleError(f"{len(failed)} experiment(s) failed (see their log.txt); "
+                            "run the same command again to retry them")
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,193 @@
+"""Random walks through the weight space: plan a sweep, run it here, in processes or on Ray.
+
+The plan is a pure function of the sweep's seed and settings, and each experiment's folder is
+named by a hash of everything that shapes its image, so running the same command again finds
+the finished experiments (those with final.png) and only runs the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pyimagesearch.nn.conv.errors import NeuralStyleError, SettingsError
+from pyimagesearch.nn.conv.settings import resolve_settings, weights_source
+
+FINAL = "final.png"
+# Log-uniform ranges around the chapter's 1 / 100 / 10.
+RANGES: dict[str, tuple[float, float]] = {
+    "content_weight": (0.1, 10.0),
+    "style_weight": (10.0, 1000.0),
+    "tv_weight": (1.0, 100.0),
+}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    settings: dict[str, Any]  # NeuralStyle settings, output_path being the experiment's folder
+    max_evals: int
+
+    @property
+    def folder(self) -> str:
+        return self.settings["output_path"]
+
+    @property
+    def done(self) -> bool:
+        return os.path.isfile(os.path.join(self.folder, FINAL))
+
+    def describe(self) -> str:
+        s = self.settings
+        return (f"{self.id} (content {s['content_weight']:.3g}, style {s['style_weight']:.3g}, "
+                f"tv {s['tv_weight']:.3g}, {s['content_layer']})")
+
+
+def check_range(key: str, low: float, high: float) -> tuple[float, float]:
+    """A log-uniform range: both ends > 0 and low <= high."""
+    if not (0 < low <= high) or not math.isfinite(high):
+        raise SettingsError(f"range of '{key}' (--{key.replace('_', '-')}-range) must have 0 < MIN <= MAX "
+                            f"for log-uniform sampling, got {low} {high}")
+    return (low, high)
+
+
+def plan(base: dict[str, Any], ranges: dict[str, tuple[float, float]], content_layers: list[str],
+         count: int, seed: int, max_evals: int, folder: str) -> list[Experiment]:
+    """count experiments drawn from ranges and content_layers; experiment i depends on seed and i only."""
+    base = resolve_settings({**base, "weights": weights_source(base.get("weights"))})
+    rng = np.random.default_rng(seed)
+    experiments = []
+    for _ in range(count):
+        # Every draw happens for every experiment, so a longer sweep begins with the shorter one.
+        drawn = {key: float(f"{math.exp(rng.uniform(math.log(lo), math.log(hi))):.4g}")
+                 for key, (lo, hi) in ranges.items()}
+        layer = content_layers[int(rng.integers(len(content_layers)))]
+        settings = {**base, **drawn, "content_layer": layer, "seed": int(rng.integers(2**31)),
+                    "overwrite": False}
+        shaping = {k: v for k, v in settings.items() if k not in ("output_path", "overwrite")}
+        digest = hashlib.sha1(json.dumps([shaping, max_evals], sort_keys=True).encode()).hexdigest()[:8]
+        name = f"{len(experiments):03d}-{digest}"
+        experiments.append(Experiment(name, {**settings, "output_path": os.path.join(folder, name)}, max_evals))
+    return experiments
+
+
+def limit_threads(threads: int) -> None:
+    """Cap TensorFlow's threads, so that N workers on one machine share its cores instead of fighting."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    from pyimagesearch.nn.conv.runtime import start_tensorflow
+
+    start_tensorflow()
+    import tensorflow as tf
+
+    with contextlib.suppress(RuntimeError):  # already set in this process: it keeps its first value
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def run_experiment(experiment: Experiment, threads: int | None = None) -> dict[str, Any]:
+    """Run one experiment into its folder (its log in log.txt); final.png is written last, atomically."""
+    if threads:
+        limit_threads(threads)
+    from pyimagesearch.nn.conv import NeuralStyle
+    from pyimagesearch.nn.conv.images import write_image
+
+    start = time.perf_counter()
+    os.makedirs(experiment.folder, exist_ok=True)
+    for stale in glob.glob(os.path.join(glob.escape(experiment.folder), "iter_*.png")):
+        os.remove(stale)  # an unfinished earlier attempt: start over
+    try:
+        # Line-buffered, so `tail -f log.txt` follows a running experiment.
+        with open(os.path.join(experiment.folder, "log.txt"), "w", buffering=1) as log, \
+                contextlib.redirect_stdout(log):
+            ns = NeuralStyle(experiment.settings)
+            image = ns.transfer(maxEvals=experiment.max_evals)
+    except NeuralStyleError as e:
+        return {"id": experiment.id, "error": str(e)}
+    write_image(os.path.join(experiment.folder, FINAL), np.ascontiguousarray(image[..., ::-1]))
+    return {"id": experiment.id, "loss": ns.losses[-1], "seconds": time.perf_counter() - start}
+
+
+def _serial(todo: list[Experiment]) -> Iterator[dict[str, Any]]:
+    for experiment in todo:
+        yield run_experiment(experiment)
+
+
+def _processes(todo: list[Experiment], workers: int, threads: int) -> Iterator[dict[str, Any]]:
+    import concurrent.futures as cf
+    import multiprocessing
+
+    # spawn, not fork: TensorFlow's runtime does not survive a fork.
+    with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(run_experiment, experiment, threads) for experiment in todo]
+        try:
+            for future in cf.as_completed(futures):
+                yield future.result()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _ray(todo: list[Experiment], address: str, threads: int) -> Iterator[dict[str, Any]]:
+    try:
+        import ray
+    except ImportError:
+        raise SettingsError("--ray-address needs Ray, an optional extra: pip install '.[ray]'") from None
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except Exception as e:  # Ray raises ConnectionError, ValueError, ... for a bad address
+        raise SettingsError(f"--ray-address: cannot connect to a Ray cluster at '{address}' ({e})") from None
+    try:
+        task = ray.remote(num_cpus=threads)(run_experiment)
+        pending = [task.remote(experiment, threads) for experiment in todo]
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(ready[0])
+    finally:
+        ray.shutdown()
+
+
+def run_sweep(experiments: list[Experiment], workers: int = 1, ray_address: str | None = None,
+              report: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Run the unfinished experiments; report a line for each and for the sweep; return their results."""
+    todo = [e for e in experiments if not e.done]
+    cores = os.cpu_count() or 1
+    where = f"Ray cluster {ray_address}" if ray_address else f"{workers} worker{'s' * (workers > 1)}"
+    report(f"[SWEEP] {len(experiments)} experiments: {len(experiments) - len(todo)} already done, "
+           f"{len(todo)} to run on {where}")
+    if not todo:
+        return []
+    results: Iterable[dict[str, Any]]
+    if ray_address:
+        results = _ray(todo, ray_address, max(1, cores // max(workers, 1)))
+    elif workers > 1:
+        results = _processes(todo, workers, max(1, cores // workers))
+    else:
+        results = _serial(todo)
+    by_id = {e.id: e for e in todo}
+    finished: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    for result in results:
+        finished.append(result)
+        n = len(experiments) - len(todo) + len(finished)
+        elapsed = time.perf_counter() - start
+        eta = elapsed / len(finished) * (len(todo) - len(finished))
+        outcome = (f"FAILED: {result['error']}" if "error" in result
+                   else f"loss {result['loss']:.4g}, {result['seconds']:.0f} s")
+        report(f"[SWEEP] {n}/{len(experiments)} {by_id[result['id']].describe()}: {outcome}; "
+               f"elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min")
+    return finished
+
+
+def check_workers(workers: int) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise SettingsError(f"--workers must be a whole number >= 1, got {workers!r}")
+    return workers

@@ -1,0 +1,173 @@
+"""generate_examples.py: plans, resume, workers, Ray, gallery and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pyimagesearch.nn.conv import SettingsError
+from pyimagesearch.sweep import RANGES, plan
+from tests.conftest import ROOT
+
+
+def sweep(tiny_images, out: Path, *argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "generate_examples.py", "--input-path", tiny_images["input_path"],
+                           "--style-path", tiny_images["style_path"], "--output-path", str(out),
+                           "--experiments", "3", "--iterations", "1", "--max-evals", "2", *argv],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+
+
+def experiment_folders(out: Path) -> list[str]:
+    return sorted(p.name for p in out.iterdir() if p.is_dir())
+
+
+def finals(out: Path) -> dict[str, int]:
+    return {name: (out / name / "final.png").stat().st_mtime_ns for name in experiment_folders(out)}
+
+
+@pytest.fixture(scope="module")
+def first_sweep(tiny_images, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "s"
+    done = sweep(tiny_images, out)
+    assert done.returncode == 0, done.stderr
+    return out, done
+
+
+def test_sweep_writes_experiments_gallery_and_contact_sheet(first_sweep, tiny_images):
+    out, done = first_sweep
+    names = experiment_folders(out)
+    assert len(names) == 3 and all(re.fullmatch(r"\d{3}-[0-9a-f]{8}", n) for n in names)
+    for name in names:
+        files = sorted(p.name for p in (out / name).iterdir())
+        assert files == ["final.png", "iter_0.png", "log.txt", "settings.json"]
+        assert Image.open(out / name / "final.png").size == Image.open(tiny_images["input_path"]).size
+        record = json.loads((out / name / "settings.json").read_text())
+        s = record["settings"]
+        assert record["max_evals"] == 2 and isinstance(s["seed"], int)
+        assert s["weights"] == os.environ.get("NEURALSTYLE_WEIGHTS", "imagenet")
+        for key, (low, high) in RANGES.items():
+            assert low <= s[key] <= high
+    assert done.stdout.count("[SWEEP] ") == 5  # the plan, one line per experiment, the gallery
+    assert "3/3" in done.stdout and "ETA" in done.stdout
+
+    page = (out / "index.html").read_text()
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert sorted(sources) == sorted(["content.png", "style.png", *[f"{n}/final.png" for n in names]])
+    assert all((out / src).is_file() for src in sources)
+    for key in ("contentWeight", "styleWeight", "tvWeight", "loss"):
+        assert f"sortBy('{key}'" in page
+    sheet = Image.open(out / "contact_sheet.jpg")
+    assert sheet.format == "JPEG" and sheet.size == (2 * 256, 2 * (48 + 48))  # 2x2 cells of 64x48 finals
+
+
+def test_second_run_does_no_work(first_sweep, tiny_images):
+    out, _ = first_sweep
+    before = finals(out)
+    done = sweep(tiny_images, out)
+    assert done.returncode == 0, done.stderr
+    assert "3 already done, 0 to run" in done.stdout
+    assert finals(out) == before
+
+
+def test_deleting_one_final_redoes_exactly_that_one(first_sweep, tiny_images):
+    out, _ = first_sweep
+    before = finals(out)
+    victim = experiment_folders(out)[1]
+    (out / victim / "final.png").unlink()
+    done = sweep(tiny_images, out)
+    assert done.returncode == 0, done.stderr
+    assert "2 already done, 1 to run" in done.stdout and victim in done.stdout
+    after = finals(out)
+    assert {k: v for k, v in after.items() if k != victim} == {k: v for k, v in before.items() if k != victim}
+    assert after[victim] != before[victim]
+
+
+def test_workers_give_the_same_folders(first_sweep, tiny_images, tmp_path):
+    out, _ = first_sweep
+    done = sweep(tiny_images, tmp_path / "w2", "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert "2 workers" in done.stdout
+    assert experiment_folders(tmp_path / "w2") == experiment_folders(out)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_cluster(first_sweep, tiny_images, tmp_path):
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("ray")
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    port = free_port()
+    # A cluster of our own on loopback; Ray 2.59+ wants a token shared by the cluster and its clients.
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
+           "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    started = subprocess.run([ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                              "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"],
+                             capture_output=True, text=True, timeout=180, env=env)
+    assert started.returncode == 0, started.stderr
+    try:
+        done = sweep(tiny_images, tmp_path / "ray", "--ray-address", f"127.0.0.1:{port}", env=env)
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"Ray cluster 127.0.0.1:{port}" in done.stdout
+    out, _ = first_sweep
+    assert experiment_folders(tmp_path / "ray") == experiment_folders(out)
+    assert all((tmp_path / "ray" / n / "final.png").is_file() for n in experiment_folders(out))
+
+
+def test_without_ray_the_flag_says_how_to_get_it(monkeypatch):
+    from pyimagesearch import sweep as module
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what a machine without Ray sees
+    with pytest.raises(SettingsError, match=r"pip install '\.\[ray\]'"):
+        next(module._ray([], "auto", 1))
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--style-weight-range", "100", "10"], ["style_weight", "MIN <= MAX"]),
+    (["--tv-weight-range", "0", "10"], ["tv_weight", "0 < MIN"]),
+    (["--content-weight", "0"], ["content_weight", "0 < MIN"]),
+    (["--experiments", "0"], ["--experiments"]),
+    (["--workers", "0"], ["--workers"]),
+    (["--input-path", "nothing.jpg"], ["nothing.jpg", "does not exist"]),
+    (["--content-layers", "block4_conv2", "block7_conv1"], ["block7_conv1", "valid layers"]),
+    (["--overwrite"], ["unrecognized arguments: --overwrite"]),
+])
+def test_bad_input_stops_before_any_work(tiny_images, tmp_path, argv, words):
+    done = sweep(tiny_images, tmp_path / "bad", *argv)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    for word in words:
+        assert word in lines[0]
+    assert not (tmp_path / "bad").exists() or not experiment_folders(tmp_path / "bad")
+
+
+def test_plan_is_stable_and_extends():
+    base = {"input_path": "a.jpg", "style_path": "b.jpg", "weights": "w.h5"}
+    ranges = {"content_weight": (1.0, 1.0), "style_weight": (10.0, 1000.0), "tv_weight": (1.0, 100.0)}
+    three = plan(base, ranges, ["block4_conv2", "block5_conv2"], 3, 7, 20, "out")
+    five = plan(base, ranges, ["block4_conv2", "block5_conv2"], 5, 7, 20, "out")
+    assert [e.id for e in five[:3]] == [e.id for e in three]
+    assert len({e.id for e in five}) == 5
+    assert all(e.settings["content_weight"] == 1.0 for e in five)  # a fixed value stays fixed
+    assert {e.settings["content_layer"] for e in plan(base, ranges, ["block4_conv2", "block5_conv2"], 20, 7, 20,
+                                                      "out")} == {"block4_conv2", "block5_conv2"}
+    other = plan(base, ranges, ["block4_conv2"], 3, 8, 20, "out")
+    assert {e.id for e in other}.isdisjoint(e.id for e in three)
+    assert five[0].folder == os.path.join("out", five[0].id)
+    shutil.rmtree("out", ignore_errors=True)
