@@ -12,8 +12,6 @@ from .errors import ImageError, SettingsError, WeightsError
 from .settings import WEIGHTS_ENV, label
 
 CONSTRUCTORS = {"VGG19": keras.applications.VGG19, "VGG16": keras.applications.VGG16}
-
-
 _CONV_LAYERS = {"VGG16": 13, "VGG19": 16}
 
 
@@ -25,6 +23,8 @@ def _weights_file_problem(path: str, net: str) -> str | None:
             names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs.get("layer_names", [])]
     except OSError:
         return "it is not a Keras HDF5 weights file"
+    if not names:
+        return None  # not the legacy layout (e.g. Keras 3's .weights.h5): Keras itself will judge it
     convs = [n for n in names if "_conv" in n]
     if {"fc1", "fc2", "predictions"} & set(names):
         return ("it holds the network with its classifier top (fc1, fc2, predictions); "
