@@ -11,8 +11,10 @@ stop: finished experiments are kept and skipped. Every style_transfer.py flag wo
 # pyimagesearch comes first on purpose: it pins Keras to the TensorFlow backend before keras loads.
 import pyimagesearch  # noqa: F401, I001
 
+import argparse
 import contextlib
 import io
+import os
 import sys
 
 from pyimagesearch.cli import apply_flags, run, settings_parser
@@ -29,7 +31,7 @@ def parser():
 
     sweep = p.add_argument_group("sweep")
     sweep.add_argument("--experiments", type=int, default=12, help="how many experiments the sweep holds")
-    sweep.add_argument("--seed", type=int, default=0,
+    sweep.add_argument("--seed", type=int, default=0, dest="sweep_seed",  # not the 'seed' setting: see plan()
                        help="seed of the random walk: the same seed draws the same experiments")
     for key, (low, high) in RANGES.items():
         sweep.add_argument(f"--{key.replace('_', '-')}-range", nargs=2, type=float, default=(low, high),
@@ -39,6 +41,9 @@ def parser():
                        help="content layers to choose from at random (default: --content-layer alone)")
     sweep.add_argument("--workers", type=int, default=1,
                        help="experiments at once on this machine, each in its own process")
+    sweep.add_argument("--render", metavar="ID",
+                       help="instead of sweeping, re-run experiment ID (or a unique prefix) of the sweep in "
+                       "--output-path, e.g. bigger with --max-size N, into ID/render_<size>/")
     sweep.add_argument("--ray-address", metavar="ADDRESS",
                        help="run the experiments as tasks on this Ray cluster ('auto' finds a local one); "
                        "needs pip install '.[ray]' and an output folder every node can reach")
@@ -51,6 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     from pyimagesearch.sweep import RANGES, check_range, check_workers, plan, run_sweep
 
     args = parser().parse_args(argv)
+    if args.render:
+        render(args)
+        return
     (base, max_evals) = apply_flags(SETTINGS, args)
     ranges = {}
     for key in RANGES:
@@ -62,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     check_workers(args.workers)
     folder = base["output_path"]
     experiments = plan(base, ranges, args.content_layers or [base["content_layer"]], args.experiments,
-                       args.seed, max_evals, folder)
+                       args.sweep_seed, max_evals, folder)
 
     # One NeuralStyle on the sweep folder checks every file and setting before any work starts.
     for layer in dict.fromkeys(e.settings["content_layer"] for e in experiments):
@@ -79,6 +87,24 @@ def main(argv: list[str] | None = None) -> None:
     if failed:
         raise NeuralStyleError(f"{len(failed)} experiment(s) failed (see their log.txt); "
                             "run the same command again to retry them")
+
+
+def render(args: argparse.Namespace) -> None:
+    """Experiment ID again, from its settings.json, with the flags given written over it."""
+    from pyimagesearch.nn.conv import NeuralStyle
+
+    folder = args.output_path if "output_path" in args else SETTINGS["output_path"]
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    matches = [n for n in names if n == args.render] or [n for n in names if n.startswith(args.render)]
+    if len(matches) != 1:
+        found = "matches " + ", ".join(matches) if matches else "matches no experiment"
+        raise NeuralStyleError(f"--render {args.render}: in sweep folder '{folder}' it {found}")
+    args.config = os.path.join(folder, matches[0], "settings.json")
+    (settings, max_evals) = apply_flags(SETTINGS, args)
+    size = settings["max_size"] or "full"
+    settings["output_path"] = os.path.join(folder, matches[0], f"render_{size}")
+    NeuralStyle(settings).transfer(maxEvals=max_evals)
+    print(f"[SWEEP] rendered {matches[0]} into '{settings['output_path']}'")
 
 
 if __name__ == "__main__":

@@ -171,3 +171,30 @@ def test_plan_is_stable_and_extends():
     assert {e.id for e in other}.isdisjoint(e.id for e in three)
     assert five[0].folder == os.path.join("out", five[0].id)
     shutil.rmtree("out", ignore_errors=True)
+
+
+def test_render_one_experiment_at_another_size(first_sweep, tiny_images):
+    out, _ = first_sweep
+    name = experiment_folders(out)[0]
+    done = subprocess.run([sys.executable, "generate_examples.py", "--output-path", str(out), "--render", name[:6],
+                           "--max-size", "48", "--iterations", "2"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    render = out / name / "render_48"
+    assert sorted(p.name for p in render.iterdir()) == ["iter_0.png", "iter_1.png", "settings.json"]
+    assert Image.open(render / "iter_1.png").size == (48, 36)
+    original = json.loads((out / name / "settings.json").read_text())
+    again = json.loads((render / "settings.json").read_text())
+    for key in ("content_weight", "style_weight", "tv_weight", "content_layer", "seed", "loss_normalization"):
+        assert again["settings"][key] == original["settings"][key]
+    assert again["max_evals"] == original["max_evals"] and again["settings"]["iterations"] == 2
+    assert experiment_folders(out) == sorted(finals(out))  # the sweep itself is untouched
+
+
+def test_render_of_an_unknown_experiment_says_so(first_sweep):
+    out, _ = first_sweep
+    done = subprocess.run([sys.executable, "generate_examples.py", "--output-path", str(out), "--render", "zzz"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    message = f"error: --render zzz: in sweep folder '{out}' it matches no experiment"
+    assert done.stderr.strip().splitlines() == [message]
