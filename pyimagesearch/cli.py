@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 from pyimagesearch.nn.conv.errors import NeuralStyleError
 from pyimagesearch.nn.conv.outputs import read_record
-from pyimagesearch.nn.conv.settings import DEFAULTS, HELP, NETS
+from pyimagesearch.nn.conv.settings import DEFAULTS, HELP, NETS, NORMALIZATIONS
 
 _TYPES: dict[str, Any] = {"content_weight": float, "style_weight": float, "tv_weight": float,
                           "iterations": int, "max_size": int, "seed": int}
@@ -47,6 +47,8 @@ def settings_parser(settings: Mapping[str, Any], description: str | None = None,
             kwargs.update(action=argparse.BooleanOptionalAction)
         elif key == "net":
             kwargs.update(choices=NETS, type=str.upper)
+        elif key == "loss_normalization":
+            kwargs.update(choices=NORMALIZATIONS)
         else:
             kwargs.update(type=_TYPES.get(key, str), metavar=key.split("_")[-1].upper())
         parser.add_argument(f"--{key.replace('_', '-')}", **kwargs)

@@ -61,7 +61,7 @@ def test_tv_loss_of_flat_image_is_zero():
     assert losses.tv_loss(tf.fill((1, 8, 8, 3), 17.0)).numpy() == 0.0
 
 
-def test_chapter_loss_weights_each_term(rng):
+def test_weighted_terms_in_chapter_mode(rng):
     image = rng.normal(size=(1, 8, 10, 3)).astype(np.float32)
     feats = {"c": rng.normal(size=(1, 4, 5, 6)).astype(np.float32),
              "s1": rng.normal(size=(1, 4, 5, 6)).astype(np.float32),
@@ -69,7 +69,7 @@ def test_chapter_loss_weights_each_term(rng):
     target = rng.normal(size=(4, 5, 6)).astype(np.float32)
     grams = {"s1": rng.normal(size=(6, 6)).astype(np.float32),
              "s2": rng.normal(size=(7, 7)).astype(np.float32)}
-    terms = losses.chapter_loss(tf.constant(image), {k: tf.constant(v) for k, v in feats.items()},
+    terms = losses.weighted_terms(tf.constant(image), {k: tf.constant(v) for k, v in feats.items()},
                                 "c", tf.constant(target), {k: tf.constant(v) for k, v in grams.items()},
                                 (2.0, 30.0, 0.5))
     scale = 1.0 / (2 * 3 * 8 * 10) ** 2

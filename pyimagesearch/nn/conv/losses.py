@@ -1,6 +1,10 @@
 """The three terms of the Gatys et al. objective as pure functions over tensors.
 
-The scaling is the chapter's, to the letter, so that its weights (1 / 100 / 10) give its look.
+Two normalisations. "chapter": the chapter's scaling to the letter, so its weights (1 / 100 / 10)
+give its look; but its content term is a sum over the layer, so it grows with the pixel count
+and the same weights give a different picture at another size. "size_invariant": content and TV
+are per-element averages (TV per unit of image length), scaled to equal the chapter's terms at
+its 512x384 sample size, so the chapter's weights mean there what they mean everywhere.
 """
 
 from __future__ import annotations
@@ -34,21 +38,52 @@ def style_recon_loss(style: tf.Tensor, output: tf.Tensor, height: int, width: in
     return gram_loss(gram_matrix(style), output, height, width)
 
 
+def _tv_elements(image: tf.Tensor, scale: float = 1.0) -> tf.Tensor:
+    # (dy^2 + dx^2)^1.25 at every pixel but the last row and column, differences times scale.
+    corner = image[..., :-1, :-1, :]
+    dy = tf.square((corner - image[..., 1:, :-1, :]) * scale)
+    dx = tf.square((corner - image[..., :-1, 1:, :]) * scale)
+    return tf.pow(dy + dx, 1.25)
+
+
 def tv_loss(image: tf.Tensor) -> tf.Tensor:
     """Total variation: sum of (dy^2 + dx^2)^1.25 over all pixels but the last row and column."""
-    corner = image[..., :-1, :-1, :]
-    dy = tf.square(corner - image[..., 1:, :-1, :])
-    dx = tf.square(corner - image[..., :-1, 1:, :])
-    return tf.reduce_sum(tf.pow(dy + dx, 1.25))
+    return tf.reduce_sum(_tv_elements(image))
 
 
-def chapter_loss(
+# --- size_invariant -------------------------------------------------------------------------
+# The chapter's loss as it would be for an image of REFERENCE_PIXELS (its 512x384 sample): equal
+# to the chapter's there, so its weights keep their meaning, and per-element averages elsewhere.
+
+REFERENCE_PIXELS = 512 * 384
+
+
+def content_mean_loss(target: tf.Tensor, output: tf.Tensor, pixels: int) -> tf.Tensor:
+    """Content loss as a mean over the layer's elements, times their count at the reference size."""
+    elements = tf.cast(tf.size(output), output.dtype) * (REFERENCE_PIXELS / pixels)
+    return tf.reduce_mean(tf.square(output - target)) * elements
+
+
+def tv_loss_per_length(image: tf.Tensor) -> tf.Tensor:
+    """Total variation as a mean over pixels, differences per unit of image length.
+
+    Upsampling an image 2x halves its pixel differences; scaling them by the image's side keeps
+    the value, so smoothing means the same at every size. Lengths are in units of the reference
+    image's pixel, and the mean is times the reference's pixel count, as the chapter sums.
+    """
+    height, width = image.shape[-3], image.shape[-2]
+    per_pixel = tf.reduce_mean(_tv_elements(image, (height * width / REFERENCE_PIXELS) ** 0.5))
+    return per_pixel * (3 * REFERENCE_PIXELS)
+
+
+def weighted_terms(
     image: tf.Tensor,
     features: dict[str, tf.Tensor],
     content_layer: str,
     content_target: tf.Tensor,
     style_grams: dict[str, tf.Tensor],
     weights: tuple[float, float, float],
+    normalization: str = "chapter",
 ) -> dict[str, tf.Tensor]:
     """The weighted content, style and TV terms for one generated image (batch of one).
 
@@ -56,9 +91,16 @@ def chapter_loss(
     """
     content_weight, style_weight, tv_weight = weights
     height, width = image.shape[1], image.shape[2]
-    content = content_weight * feature_recon_loss(content_target, features[content_layer][0])
-    style = tf.add_n([gram_loss(gram, features[layer][0], height, width)
-                      for layer, gram in style_grams.items()])
-    style = style_weight * style / len(style_grams)
-    tv = tv_weight * tv_loss(image)
-    return {"content": content, "style": style, "tv": tv}
+    output = features[content_layer][0]
+    if normalization == "chapter":
+        content = feature_recon_loss(content_target, output)
+        layers = [gram_loss(gram, features[layer][0], height, width) for layer, gram in style_grams.items()]
+        tv = tv_loss(image)
+    else:
+        content = content_mean_loss(content_target, output, height * width)
+        # The chapter's style term is already size-free: it is Gatys et al.'s per-layer
+        # 1 / (4 N_l^2 M_l^2) times N_l^2 (M_l / hw)^2 / 9, a constant for each layer.
+        layers = [gram_loss(gram, features[layer][0], height, width) for layer, gram in style_grams.items()]
+        tv = tv_loss_per_length(image)
+    style = tf.add_n(layers) / len(layers)
+    return {"content": content_weight * content, "style": style_weight * style, "tv": tv_weight * tv}

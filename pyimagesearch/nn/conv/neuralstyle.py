@@ -107,8 +107,8 @@ class NeuralStyle:
     def _lossTerms(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
         with tf.GradientTape() as tape:
             tape.watch(image)
-            terms = losses.chapter_loss(image, self.model(image), self.S["content_layer"],
-                                        self.contentTarget, self.styleGrams, self._weights)
+            terms = losses.weighted_terms(image, self.model(image), self.S["content_layer"], self.contentTarget,
+                                          self.styleGrams, self._weights, self.S["loss_normalization"])
             total = terms["content"] + terms["style"] + terms["tv"]
         return total, tape.gradient(total, image), terms
 

@@ -23,6 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "content_weight": 1.0,
     "style_weight": 100.0,
     "tv_weight": 10.0,
+    # "chapter": the chapter's formulas; "size_invariant": its loss as at 512x384 px at every size.
+    "loss_normalization": "chapter",
     "iterations": 50,
     # None: a new noise image every run, as in the chapter; a number: the same one every time.
     "seed": None,
@@ -44,6 +46,8 @@ HELP: dict[str, str] = {
     "content_weight": "weight of the content loss",
     "style_weight": "weight of the style loss (mean over style layers)",
     "tv_weight": "weight of the total-variation (smoothness) loss",
+    "loss_normalization": "'chapter' (its formulas) or 'size_invariant' (its loss as at 512x384 px, "
+    "so the same weights keep the same balance at other sizes)",
     "iterations": "L-BFGS restarts; one image is written after each",
     "seed": "random seed of the noise start image (default: a new one each run)",
     "weights": "'imagenet' or a path to a Keras .h5 no-top weights file "
@@ -83,6 +87,7 @@ def _path(key: str, value: Any) -> str:
 
 
 NETS = ("VGG19", "VGG16")
+NORMALIZATIONS = ("chapter", "size_invariant")  # the modes losses.weighted_terms knows
 
 
 def _net_name(net: Any) -> str:
@@ -118,6 +123,9 @@ def resolve_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         s[key] = _number(key, s[key])
     s["iterations"] = positive_int(label("iterations"), s["iterations"])
     s["net"] = _net_name(s["net"])
+    if s["loss_normalization"] not in NORMALIZATIONS:
+        raise SettingsError(f"{label('loss_normalization')} must be one of {', '.join(NORMALIZATIONS)}, "
+                            f"got {s['loss_normalization']!r}")
     if s["max_size"] is not None:
         s["max_size"] = positive_int(label("max_size"), s["max_size"])
     if not isinstance(s["content_layer"], str) or not s["content_layer"]:
