@@ -80,7 +80,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def run(main: Callable[[], None], argv: Sequence[str] | None = None) -> int:
-    """Run a script's main: user errors become one line on stderr (exit 2), Ctrl-C exits 130."""
+    """Run a script's main: user errors become one line on stderr (exit 2; system errors 1), Ctrl-C 130."""
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -90,6 +90,11 @@ def run(main: Callable[[], None], argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a full disk, a folder that vanished: the system's words, without a traceback
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as e:
         print("[INFO] stopped; every finished image is kept", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130

@@ -128,3 +128,13 @@ def test_interrupt_keeps_finished_iterations(tiny_images, tmp_path, sig, status)
     if partial:  # interrupted inside L-BFGS rather than between rounds
         assert partial == [f"iter_{len(finished)}_partial.png"]
         assert str(out / partial[0]) in stdout
+
+
+def test_system_errors_are_one_line_too(capsys):
+    from pyimagesearch.cli import run
+
+    def main():
+        raise OSError(28, "No space left on device", "output/iter_3.png")
+
+    assert run(main, []) == 1
+    assert capsys.readouterr().err == "error: [Errno 28] No space left on device: 'output/iter_3.png'\n"
