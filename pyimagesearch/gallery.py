@@ -25,7 +25,7 @@ SORT_KEYS = ("content_weight", "style_weight", "tv_weight", "loss")
 
 
 def finished(folder: str) -> list[dict[str, Any]]:
-    """Every finished experiment in the sweep folder: id, settings, final loss (if logged)."""
+    """Every finished experiment in the sweep folder: id, settings, final loss (if recorded)."""
     cards = []
     for name in sorted(os.listdir(folder)):
         record_path = os.path.join(folder, name, "settings.json")
@@ -33,17 +33,9 @@ def finished(folder: str) -> list[dict[str, Any]]:
             continue
         with open(record_path, encoding="utf-8") as f:
             record = json.load(f)
-        cards.append({"id": name, "settings": record["settings"], "loss": _final_loss(os.path.join(folder, name))})
+        losses = record.get("losses") or [None]
+        cards.append({"id": name, "settings": record["settings"], "loss": losses[-1]})
     return cards
-
-
-def _final_loss(folder: str) -> float | None:
-    try:
-        with open(os.path.join(folder, "log.txt"), encoding="utf-8") as f:
-            ends = [line for line in f if line.startswith("[INFO] end of iteration")]
-        return float(ends[-1].split("loss: ")[1].split()[0]) if ends else None
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _label(card: dict[str, Any]) -> str:

@@ -108,6 +108,7 @@ def test_transfer_lowers_the_loss_and_writes_each_iteration(tiny_images, tmp_pat
             if line.startswith("[INFO] end of iteration")]
     assert len(ends) == 2 and ends[1] < ends[0] < start / 2
     assert ns.losses == pytest.approx(ends, rel=1e-4)
+    assert json.loads((out / "settings.json").read_text())["losses"] == ns.losses
 
     assert sorted(os.listdir(out)) == ["iter_0.png", "iter_1.png", "settings.json"]
     for name in ("iter_0.png", "iter_1.png"):

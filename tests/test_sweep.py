@@ -66,6 +66,9 @@ def test_sweep_writes_experiments_gallery_and_contact_sheet(first_sweep, tiny_im
     assert all((out / src).is_file() for src in sources)
     for key in ("contentWeight", "styleWeight", "tvWeight", "loss"):
         assert f"sortBy('{key}'" in page
+    for name in names:  # each card carries its experiment's final loss, for sorting
+        loss = json.loads((out / name / "settings.json").read_text())["losses"][-1]
+        assert f'data-loss="{loss}"' in page
     sheet = Image.open(out / "contact_sheet.jpg")
     assert sheet.format == "JPEG" and sheet.size == (2 * 256, 2 * (48 + 48))  # 2x2 cells of 64x48 finals
 

@@ -21,7 +21,7 @@ from . import losses
 from .errors import ImageError, NeuralStyleError, NonFiniteLossError
 from .features import build_extractor, check_layers, check_memory, deprocess_bgr, min_side, preprocess_rgb
 from .images import image_size, load_rgb, write_image
-from .outputs import claim_folder, prepare_folder, run_record
+from .outputs import claim_folder, prepare_folder, run_record, write_record
 from .settings import positive_int, resolve_settings, weights_source
 
 
@@ -142,15 +142,15 @@ class NeuralStyle:
 
         Each of `iterations` rounds runs L-BFGS for at most maxEvals loss evaluations and
         writes output_path/iter_<i>.png, so an interrupted run keeps every finished round;
-        output_path/settings.json records what made them.
+        output_path/settings.json records what made them, and the loss after each iteration.
         """
         maxEvals = positive_int("maxEvals (--max-evals)", maxEvals)
         (h, w) = self.dims
         iterations = self.S["iterations"]
         print(f"[INFO] {w}x{h} px, {iterations} iterations of up to {maxEvals} evaluations, "
               f"writing to '{self.S['output_path']}'")
-        claim_folder(self.S["output_path"], run_record(self.S, maxEvals, self.weightsSource),
-                     self.S["overwrite"])
+        record = run_record(self.S, maxEvals, self.weightsSource)
+        claim_folder(self.S["output_path"], record, self.S["overwrite"])
         seed = self.S["seed"]
         X = (np.random if seed is None else np.random.default_rng(seed)).uniform(0, 255, (1, h, w, 3)) - 128
         image = self.deprocess(X)
@@ -169,6 +169,7 @@ class NeuralStyle:
             self.losses.append(float(loss))
             image = self.deprocess(X)
             write_image(os.path.join(self.S["output_path"], f"iter_{i}.png"), image)
+            write_record(self.S["output_path"], {**record, "losses": self.losses})
         return np.ascontiguousarray(image[..., ::-1])
 
     def _savePartial(self, i: int) -> None:

@@ -32,13 +32,14 @@ def prepare_folder(path: str) -> None:
 
 
 def run_record(settings: dict[str, Any], maxEvals: int, weights: str) -> dict[str, Any]:
-    """Everything needed to make the same images again, as JSON-ready values."""
+    """Everything needed to make the same images again, as JSON-ready values; "losses" fills in
+    as the iterations finish."""
     import keras
     import tensorflow as tf
 
     return {"settings": {**settings, "weights": weights}, "max_evals": maxEvals,
             "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
-                         "keras": keras.__version__}}
+                         "keras": keras.__version__}, "losses": []}
 
 
 def read_record(path: str) -> dict[str, Any]:
@@ -84,4 +85,9 @@ def claim_folder(path: str, record: dict[str, Any], overwrite: bool) -> None:
         if changes:
             for image in images:
                 os.remove(image)
-    write_atomic(old_path, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+    write_record(path, record)
+
+
+def write_record(folder: str, record: dict[str, Any]) -> None:
+    """(Re)write folder/settings.json atomically."""
+    write_atomic(os.path.join(folder, RECORD), (json.dumps(record, indent=2) + "\n").encode("utf-8"))
