@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from pyimagesearch.nn.conv.errors import NeuralStyleError, SettingsError
+from pyimagesearch.nn.conv.outputs import NEUTRAL_KEYS
 from pyimagesearch.nn.conv.settings import resolve_settings, weights_source
 
 FINAL = "final.png"
@@ -73,7 +74,7 @@ def plan(base: dict[str, Any], ranges: dict[str, tuple[float, float]], content_l
         layer = content_layers[int(rng.integers(len(content_layers)))]
         settings = {**base, **drawn, "content_layer": layer, "seed": int(rng.integers(2**31)),
                     "overwrite": False}
-        shaping = {k: v for k, v in settings.items() if k not in ("output_path", "overwrite")}
+        shaping = {k: v for k, v in settings.items() if k not in NEUTRAL_KEYS}
         digest = hashlib.sha1(json.dumps([shaping, max_evals], sort_keys=True).encode()).hexdigest()[:8]
         name = f"{len(experiments):03d}-{digest}"
         experiments.append(Experiment(name, {**settings, "output_path": os.path.join(folder, name)}, max_evals))

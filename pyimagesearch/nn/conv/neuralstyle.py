@@ -153,7 +153,6 @@ class NeuralStyle:
         claim_folder(self.S["output_path"], record, self.S["overwrite"])
         seed = self.S["seed"]
         X = (np.random if seed is None else np.random.default_rng(seed)).uniform(0, 255, (1, h, w, 3)) - 128
-        image = self.deprocess(X)
         self.losses = []
         for i in range(iterations):
             print(f"[INFO] starting iteration {i + 1} of {iterations}")

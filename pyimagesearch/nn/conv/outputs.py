@@ -18,7 +18,7 @@ from .settings import label
 
 RECORD = "settings.json"
 # Keys that do not change the pictures, so they may differ between runs into one folder.
-_NEUTRAL = ("output_path", "overwrite")
+NEUTRAL_KEYS = ("output_path", "overwrite")
 
 
 def prepare_folder(path: str) -> None:
@@ -58,7 +58,7 @@ def read_record(path: str) -> dict[str, Any]:
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     def essential(record: dict[str, Any]) -> dict[str, Any]:
-        values = {k: v for k, v in record.get("settings", {}).items() if k not in _NEUTRAL}
+        values = {k: v for k, v in record.get("settings", {}).items() if k not in NEUTRAL_KEYS}
         return {**values, "max_evals": record.get("max_evals")}
 
     a, b = essential(old), essential(new)
