@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     failed = [r for r in results if "error" in r]
     if failed:
         raise NeuralStyleError(f"{len(failed)} experiment(s) failed (see their log.txt); "
-                            "run the same command again to retry them")
+                               "run the same command again to retry them")
 
 
 def render(args: argparse.Namespace) -> None:

@@ -94,13 +94,12 @@ def weighted_terms(
     output = features[content_layer][0]
     if normalization == "chapter":
         content = feature_recon_loss(content_target, output)
-        layers = [gram_loss(gram, features[layer][0], height, width) for layer, gram in style_grams.items()]
         tv = tv_loss(image)
     else:
         content = content_mean_loss(content_target, output, height * width)
-        # The chapter's style term is already size-free: it is Gatys et al.'s per-layer
-        # 1 / (4 N_l^2 M_l^2) times N_l^2 (M_l / hw)^2 / 9, a constant for each layer.
-        layers = [gram_loss(gram, features[layer][0], height, width) for layer, gram in style_grams.items()]
         tv = tv_loss_per_length(image)
+    # One style term for both: the chapter's is already size-free, being Gatys et al.'s per-layer
+    # 1 / (4 N_l^2 M_l^2) times N_l^2 (M_l / hw)^2 / 9, a constant for each layer.
+    layers = [gram_loss(gram, features[layer][0], height, width) for layer, gram in style_grams.items()]
     style = tf.add_n(layers) / len(layers)
     return {"content": content_weight * content, "style": style_weight * style, "tv": tv_weight * tv}
