@@ -19,9 +19,12 @@ setup(
         "scipy>=1.11",
         "opencv-python-headless>=4.8",
         "pillow>=10.0",
+        "tqdm>=4.60",
     ],
     extras_require={
         "ray": ["ray>=2.9"],  # generate_examples.py --ray-address
-        "test": ["pytest>=8", "ruff>=0.6", "ray>=2.9"],
+        # notebooks/: running the example notebook headless, as its test does
+        "notebook": ["nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.29"],
+        "test": ["pytest>=8", "ruff>=0.6", "ray>=2.9", "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.29"],
     },
 )

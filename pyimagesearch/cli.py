@@ -8,12 +8,20 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
+from pyimagesearch.nn.conv.colors import PRESERVE_COLORS
 from pyimagesearch.nn.conv.errors import NeuralStyleError
 from pyimagesearch.nn.conv.outputs import read_record
-from pyimagesearch.nn.conv.settings import DEFAULTS, HELP, NETS, NORMALIZATIONS
+from pyimagesearch.nn.conv.settings import DEFAULTS, HELP, NETS, NORMALIZATIONS, OPTIMIZERS, POOLINGS
 
 _TYPES: dict[str, Any] = {"content_weight": float, "style_weight": float, "tv_weight": float,
-                          "iterations": int, "max_size": int, "seed": int}
+                          "learning_rate": float, "style_scale": float,
+                          "iterations": int, "max_size": int, "style_size": int, "save_every": int, "seed": int}
+_CHOICES: dict[str, tuple[str, ...]] = {"loss_normalization": NORMALIZATIONS, "pooling": POOLINGS,
+                                        "optimizer": OPTIMIZERS, "preserve_colors": PRESERVE_COLORS}
+# Keys that take several values: flag -> (metavar, type).
+_LISTS: dict[str, tuple[str, Any]] = {"style_path": ("PATH", str), "content_layer": ("LAYER", str),
+                                      "style_layers": ("LAYER", str), "style_blend_weights": ("W", float),
+                                      "content_layer_weights": ("W", float), "style_layer_weights": ("W", float)}
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -41,14 +49,14 @@ def settings_parser(settings: Mapping[str, Any], description: str | None = None,
             continue
         kwargs: dict[str, Any] = {"dest": key, "default": argparse.SUPPRESS,
                                   "help": f"{HELP[key]} (SETTINGS: {_shown(settings.get(key, DEFAULTS[key]))})"}
-        if key == "style_layers":
-            kwargs.update(nargs="+", metavar="LAYER")
-        elif key == "overwrite":
+        if key in _LISTS:
+            kwargs.update(nargs="+", metavar=_LISTS[key][0], type=_LISTS[key][1])
+        elif key in ("overwrite", "quiet"):
             kwargs.update(action=argparse.BooleanOptionalAction)
         elif key == "net":
             kwargs.update(choices=NETS, type=str.upper)
-        elif key == "loss_normalization":
-            kwargs.update(choices=NORMALIZATIONS)
+        elif key in _CHOICES:
+            kwargs.update(choices=_CHOICES[key])
         else:
             kwargs.update(type=_TYPES.get(key, str), metavar=key.split("_")[-1].upper())
         parser.add_argument(f"--{key.replace('_', '-')}", **kwargs)
@@ -67,7 +75,11 @@ def apply_flags(settings: Mapping[str, Any], args: argparse.Namespace) -> tuple[
         record = read_record(args.config)
         settings.update(record["settings"])
         max_evals = record.get("max_evals", max_evals)
-    settings.update({k: v for k, v in vars(args).items() if k in DEFAULTS})
+    for key, value in vars(args).items():
+        if key in DEFAULTS:
+            # One style image or content layer reads as the chapter writes it: a plain string.
+            single = key in ("style_path", "content_layer") and len(value) == 1
+            settings[key] = value[0] if single else value
     return settings, getattr(args, "max_evals", max_evals)
 
 

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pyimagesearch.nn.conv.atomic import write_atomic
 from pyimagesearch.nn.conv.images import load_rgb
+from pyimagesearch.nn.conv.settings import as_list
 from pyimagesearch.sweep import FINAL
 
 SORT_KEYS = ("content_weight", "style_weight", "tv_weight", "loss")
@@ -77,9 +78,10 @@ def _card_html(card: dict[str, Any]) -> str:
     data = " ".join(f'data-{k.replace("_", "-")}="{s[k] if k in s else card["loss"]}"' for k in SORT_KEYS)
     loss = f"{card['loss']:.4g}" if card["loss"] is not None else "?"
     cid = html.escape(card["id"])
+    layers = html.escape(" + ".join(as_list(s["content_layer"])))
     return (f'<figure class="card" {data}><a href="{cid}/{FINAL}"><img src="{cid}/{FINAL}" '
             f'alt="{cid}" loading="lazy"></a><figcaption><b>{cid}</b><br>content {s["content_weight"]:.4g} · '
-            f'style {s["style_weight"]:.4g} · tv {s["tv_weight"]:.4g}<br>{html.escape(s["content_layer"])} · '
+            f'style {s["style_weight"]:.4g} · tv {s["tv_weight"]:.4g}<br>{layers} · '
             f'loss {loss} · <a href="{cid}/settings.json">settings</a></figcaption></figure>')
 
 
@@ -117,8 +119,9 @@ function sortBy(key, button) {{
 """
 
 
-def write_gallery(folder: str, content_path: str, style_path: str) -> tuple[str, str]:
+def write_gallery(folder: str, content_path: str, style_path: str | list[str]) -> tuple[str, str]:
     """Write index.html and contact_sheet.jpg into the sweep folder; return their paths."""
+    style_path = as_list(style_path)[0]  # of several styles, the page shows the first
     for name, source in (("content.png", content_path), ("style.png", style_path)):
         image = Image.fromarray(load_rgb(source).astype(np.uint8))
         image.thumbnail((640, 640))

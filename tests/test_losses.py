@@ -70,11 +70,34 @@ def test_weighted_terms_in_chapter_mode(rng):
     grams = {"s1": rng.normal(size=(6, 6)).astype(np.float32),
              "s2": rng.normal(size=(7, 7)).astype(np.float32)}
     terms = losses.weighted_terms(tf.constant(image), {k: tf.constant(v) for k, v in feats.items()},
-                                "c", tf.constant(target), {k: tf.constant(v) for k, v in grams.items()},
-                                (2.0, 30.0, 0.5))
+                                  {"c": tf.constant(target)}, {k: tf.constant(v) for k, v in grams.items()},
+                                  (2.0, 30.0, 0.5))
     scale = 1.0 / (2 * 3 * 8 * 10) ** 2
     style = np.mean([scale * np.sum((np_gram(feats[k][0].astype(np.float64)) - grams[k]) ** 2)
                      for k in ("s1", "s2")])
     assert terms["content"].numpy() == pytest.approx(2.0 * np.sum((feats["c"][0] - target) ** 2), rel=1e-5)
     assert terms["style"].numpy() == pytest.approx(30.0 * style, rel=1e-5)
     assert terms["tv"].numpy() == pytest.approx(0.5 * np_tv(image.astype(np.float64)), rel=1e-5)
+
+
+def test_layer_weights_weight_each_layer(rng):
+    image = tf.constant(rng.normal(size=(1, 8, 10, 3)).astype(np.float32))
+    feats = {k: tf.constant(rng.normal(size=(1, 4, 5, 6)).astype(np.float32)) for k in ("c1", "c2", "s1", "s2")}
+    targets = {k: tf.constant(rng.normal(size=(4, 5, 6)).astype(np.float32)) for k in ("c1", "c2")}
+    grams = {k: tf.constant(rng.normal(size=(6, 6)).astype(np.float32)) for k in ("s1", "s2")}
+
+    def terms(content_layer_weights=None, style_layer_weights=None):
+        return losses.weighted_terms(image, feats, targets, grams, (1.0, 1.0, 1.0), "chapter",
+                                     content_layer_weights, style_layer_weights)
+
+    def one(layer, kind):
+        if kind == "content":
+            return float(losses.feature_recon_loss(targets[layer], feats[layer][0]))
+        return float(losses.gram_loss(grams[layer], feats[layer][0], 8, 10))
+
+    equal, skewed = terms(), terms([0.25, 0.75], [1.0, 0.0])
+    assert float(equal["content"]) == pytest.approx((one("c1", "content") + one("c2", "content")) / 2, rel=1e-5)
+    assert float(skewed["content"]) == pytest.approx(0.25 * one("c1", "content") + 0.75 * one("c2", "content"),
+                                                     rel=1e-5)
+    assert float(skewed["style"]) == pytest.approx(one("s1", "style"), rel=1e-5)
+    assert float(skewed["style"]) != pytest.approx(float(equal["style"]), rel=1e-3)

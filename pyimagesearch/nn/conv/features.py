@@ -69,15 +69,28 @@ def check_layers(net: str, layers: list[str]) -> None:
                                 f"valid layers: {', '.join(known)}")
 
 
-def build_extractor(net: str, weights: str, layers: list[str]) -> keras.Model:
+def build_extractor(net: str, weights: str, layers: list[str], pooling: str = "max") -> keras.Model:
     """A model mapping a batch of caffe-preprocessed images to {layer name: activations}.
 
     Only the layers up to the deepest requested one are kept, so no time is spent past it.
+    pooling "avg" swaps each max-pooling layer for an average-pooling one of the same shape
+    (Gatys et al. found it gives smoother pictures); the trained weights are the same.
     """
     base = _load_net(net, weights)
     base.trainable = False
-    outputs = {name: base.get_layer(name).output for name in dict.fromkeys(layers)}
-    return keras.Model(inputs=base.input, outputs=outputs, name=f"{net.lower()}_features")
+    wanted = list(dict.fromkeys(layers))
+    inputs = keras.Input(shape=(None, None, 3))
+    x, outputs = inputs, {}
+    for layer in base.layers[1:]:
+        if pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
+            layer = keras.layers.AveragePooling2D(layer.pool_size, layer.strides, layer.padding, name=layer.name)
+        x = layer(x)
+        if layer.name in wanted:
+            outputs[layer.name] = x
+            if len(outputs) == len(wanted):
+                break
+    return keras.Model(inputs=inputs, outputs={name: outputs[name] for name in wanted},
+                       name=f"{net.lower()}_features")
 
 
 # Caffe-style VGG input: BGR channel order with the ImageNet mean removed.
@@ -123,8 +136,12 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_memory(path: str, height: int, width: int) -> None:
-    """Refuse, before any work, an output size whose run would not fit in memory."""
+def check_memory(path: str, height: int, width: int, what: str = "content image",
+                 setting: str = "max_size") -> None:
+    """Refuse, before any work, an image size whose run would not fit in memory.
+
+    Sized for the output; a style image (one forward pass) needs less, so this is cautious there.
+    """
     need = MEMORY_BASE + MEMORY_PER_PIXEL * height * width
     have = available_memory()
     if need <= have:
@@ -133,5 +150,5 @@ def check_memory(path: str, height: int, width: int) -> None:
     fit = int((pixels * max(height, width) / min(height, width)) ** 0.5) // 64 * 64
     gib = 2.0**30
     raise ImageError(
-        f"content image '{path}' at {width}x{height} px would need about {need / gib:.1f} GiB of memory, "
-        f"more than the {have / gib:.1f} GiB available; set max_size (--max-size) to {fit} or less")
+        f"{what} '{path}' at {width}x{height} px would need about {need / gib:.1f} GiB of memory, "
+        f"more than the {have / gib:.1f} GiB available; set {label(setting)} to {fit} or less")

@@ -1,12 +1,15 @@
 """The one place that reads and writes image files.
 
-Reading goes through Pillow, which knows every mode and the EXIF orientation; writing
+Reading goes through Pillow, which knows every mode and the EXIF orientation; notebook users
+may pass a NumPy array or a Pillow image wherever a path goes (arrays are RGB, as Pillow and
+matplotlib give them, uint8 or float in [0, 1] or [0, 255]). Writing
 encodes with OpenCV (our arrays are BGR, as the chapter's cv2.imwrite expected) and
 replaces the target in one rename, so no reader ever sees half a file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import cv2
@@ -17,6 +20,45 @@ from .atomic import write_atomic
 from .errors import ImageError
 
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+# What may stand where settings take an image: a file path, an RGB array or a Pillow image.
+ImageSource = str | os.PathLike | np.ndarray | Image.Image
+
+
+def is_in_memory(source: object) -> bool:
+    return isinstance(source, (np.ndarray, Image.Image))
+
+
+def describe(source: ImageSource) -> str:
+    """How messages and settings.json name an image: its path, or the array's shape and digest."""
+    if isinstance(source, Image.Image):
+        source = np.asarray(source)
+    if isinstance(source, np.ndarray):
+        digest = hashlib.sha1(np.ascontiguousarray(source).tobytes()).hexdigest()[:12]
+        return f"<array {'x'.join(map(str, source.shape))} {source.dtype} sha1:{digest}>"
+    return os.fspath(source)
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    values = np.asarray(array)
+    if values.ndim == 3 and values.shape[2] == 1:
+        values = values[..., 0]
+    if values.ndim not in (2, 3) or (values.ndim == 3 and values.shape[2] not in (3, 4)) or min(values.shape[:2]) < 1:
+        raise ImageError(f"an image array must have shape (h, w), (h, w, 3) RGB or (h, w, 4) RGBA, "
+                         f"got {values.shape}")
+    if values.dtype != np.uint8:
+        if not np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_:
+            raise ImageError(f"an image array must hold numbers, got dtype {values.dtype}")
+        values = values.astype(np.float64)
+        if not np.isfinite(values).all():
+            raise ImageError("an image array holds NaN or infinite values")
+        peak = values.max(initial=0)
+        if np.issubdtype(array.dtype, np.floating):
+            top = 1.0 if peak <= 1.0 else 255.0
+        else:  # 16-bit integers as 16-bit image files hold them
+            top = 65535.0 if peak > 255 else 255.0
+        values = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return _to_rgb(Image.fromarray(values))
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -38,8 +80,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def open_rgb(path: str) -> Image.Image:
+def open_rgb(path: ImageSource) -> Image.Image:
     """The image at path, upright (EXIF), first frame, as RGB; ImageError names the file."""
+    if isinstance(path, np.ndarray):
+        return _from_array(path)
+    if isinstance(path, Image.Image):
+        return _to_rgb(path)
+    path = os.fspath(path)
     if os.path.isdir(path):
         raise ImageError(f"'{path}' is a folder, not an image file")
     try:
@@ -56,12 +103,12 @@ def open_rgb(path: str) -> Image.Image:
         raise ImageError(f"'{path}' could not be read as an image ({e})") from None
 
 
-def image_size(path: str) -> tuple[int, int]:
+def image_size(path: ImageSource) -> tuple[int, int]:
     """(width, height) of the image as it is shown, i.e. after EXIF rotation."""
     return open_rgb(path).size
 
 
-def load_rgb(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
+def load_rgb(path: ImageSource, size: tuple[int, int] | None = None) -> np.ndarray:
     """float32 RGB pixels in [0, 255], shape (h, w, 3), resized to size=(w, h) when given."""
     image = open_rgb(path)
     if size is not None and image.size != tuple(size):

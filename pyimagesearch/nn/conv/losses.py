@@ -76,30 +76,39 @@ def tv_loss_per_length(image: tf.Tensor) -> tf.Tensor:
     return per_pixel * (3 * REFERENCE_PIXELS)
 
 
+def _mix(terms: list[tf.Tensor], layer_weights: list[float] | None) -> tf.Tensor:
+    # Equal weights are the chapter's mean over layers.
+    if layer_weights is None:
+        return tf.add_n(terms) / len(terms)
+    return tf.add_n([w * t for w, t in zip(layer_weights, terms, strict=True)])
+
+
 def weighted_terms(
     image: tf.Tensor,
     features: dict[str, tf.Tensor],
-    content_layer: str,
-    content_target: tf.Tensor,
+    content_targets: dict[str, tf.Tensor],
     style_grams: dict[str, tf.Tensor],
     weights: tuple[float, float, float],
     normalization: str = "chapter",
+    content_layer_weights: list[float] | None = None,
+    style_layer_weights: list[float] | None = None,
 ) -> dict[str, tf.Tensor]:
     """The weighted content, style and TV terms for one generated image (batch of one).
 
-    Style is the mean over the style layers, as the chapter weights each layer by 1/L.
+    Content and style are weighted sums over their layers (weights in dict order, summing to 1;
+    None: equal, which for style is the chapter's 1/L per layer).
     """
     content_weight, style_weight, tv_weight = weights
     height, width = image.shape[1], image.shape[2]
-    output = features[content_layer][0]
     if normalization == "chapter":
-        content = feature_recon_loss(content_target, output)
+        content = [feature_recon_loss(target, features[layer][0]) for layer, target in content_targets.items()]
         tv = tv_loss(image)
     else:
-        content = content_mean_loss(content_target, output, height * width)
+        content = [content_mean_loss(target, features[layer][0], height * width)
+                   for layer, target in content_targets.items()]
         tv = tv_loss_per_length(image)
     # One style term for both: the chapter's is already size-free, being Gatys et al.'s per-layer
     # 1 / (4 N_l^2 M_l^2) times N_l^2 (M_l / hw)^2 / 9, a constant for each layer.
-    layers = [gram_loss(gram, features[layer][0], height, width) for layer, gram in style_grams.items()]
-    style = tf.add_n(layers) / len(layers)
-    return {"content": content_weight * content, "style": style_weight * style, "tv": tv_weight * tv}
+    style = [gram_loss(gram, features[layer][0], height, width) for layer, gram in style_grams.items()]
+    return {"content": content_weight * _mix(content, content_layer_weights),
+            "style": style_weight * _mix(style, style_layer_weights), "tv": tv_weight * tv}

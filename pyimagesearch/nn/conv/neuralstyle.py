@@ -8,34 +8,46 @@ targets are computed once, and one compiled call returns the loss and its gradie
 from __future__ import annotations
 
 import os
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
+from tqdm import tqdm
 
 from . import losses
+from .colors import luminance_transfer, match_colors
 from .errors import ImageError, NeuralStyleError, NonFiniteLossError
 from .features import build_extractor, check_layers, check_memory, deprocess_bgr, min_side, preprocess_rgb
-from .images import image_size, load_rgb, write_image
+from .images import ImageSource, describe, image_size, load_rgb, write_image
 from .outputs import claim_folder, prepare_folder, run_record, write_record
-from .settings import positive_int, resolve_settings, weights_source
+from .settings import as_list, label, positive_int, resolve_settings, weights_source
+
+# callback(iteration, image, losses): after each iteration, with the RGB uint8 image just made and
+# its loss split into "total", "content", "style" and "tv". Returning False stops the run there.
+Callback = Callable[[int, np.ndarray, dict[str, float]], Any]
 
 
-def output_dims(path: str, max_size: int | None, layers: list[str]) -> tuple[int, int]:
+def _shrunk(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    (w, h) = size
+    scale = long_side / max(w, h)
+    return (max(1, round(w * scale)), max(1, round(h * scale)))
+
+
+def output_dims(path: ImageSource, max_size: int | None, layers: list[str]) -> tuple[int, int]:
     """(h, w) of the output: the content image's size, shrunk to max_size, checked to fit."""
     (w, h) = image_size(path)
     if max_size is not None and max(w, h) > max_size:
-        scale = max_size / max(w, h)
-        (w, h) = (max(1, round(w * scale)), max(1, round(h * scale)))
+        (w, h) = _shrunk((w, h), max_size)
     need = min_side(layers)
     if min(h, w) < need:
-        raise ImageError(f"content image '{path}' is {w}x{h} px; the layers {', '.join(layers)} "
+        raise ImageError(f"content image '{describe(path)}' is {w}x{h} px; the layers {', '.join(layers)} "
                          f"need at least {need} px on each side")
-    check_memory(path, h, w)
+    check_memory(describe(path), h, w)
     return (h, w)
 
 
@@ -50,35 +62,89 @@ class NeuralStyle:
             raise NeuralStyleError("NeuralStyle needs Keras's TensorFlow backend; "
                                    "set KERAS_BACKEND=tensorflow before importing keras")
         self.S = resolve_settings(settings)
-        layers = [self.S["content_layer"], *self.S["style_layers"]]
+        self.contentLayers: list[str] = as_list(self.S["content_layer"])
+        layers = [*self.contentLayers, *self.S["style_layers"]]
         check_layers(self.S["net"], layers)
 
         self.dims = output_dims(self.S["input_path"], self.S["max_size"], layers)
         (h, w) = self.dims
-        self.content = self.preprocess(self.S["input_path"])
-        self.style = self.preprocess(self.S["style_path"])
+        self.contentRGB = load_rgb(self.S["input_path"], size=(w, h))
+        self.content = preprocess_rgb(self.contentRGB)
+        styles = [self._styleRGB(source, layers) for source in as_list(self.S["style_path"])]
+        self.style = preprocess_rgb(styles[0])  # the chapter's attribute: the (first) style image
         prepare_folder(self.S["output_path"])
 
         self.weightsSource = weights_source(self.S["weights"])
-        print(f"[INFO] loading network {self.S['net']} (weights: {self.weightsSource})...")
-        self.model = build_extractor(self.S["net"], self.weightsSource, layers)
+        self._say(f"[INFO] loading network {self.S['net']} (weights: {self.weightsSource})...")
+        self.model = build_extractor(self.S["net"], self.weightsSource, layers, self.S["pooling"])
 
         # The targets never change during a run: compute them once.
         contentFeatures = self.model(self.content)
-        styleFeatures = self.model(self.style)
-        self.contentTarget = contentFeatures[self.S["content_layer"]][0]
-        self.styleGrams = {layer: losses.gram_matrix(styleFeatures[layer][0])
-                           for layer in self.S["style_layers"]}
+        self.contentTargets = {layer: contentFeatures[layer][0] for layer in self.contentLayers}
+        self.contentTarget = self.contentTargets[self.contentLayers[0]]
+        self.styleGrams = self._styleTargets(styles, contentFeatures)
         self._weights = tuple(self.S[k] for k in ("content_weight", "style_weight", "tv_weight"))
         self.lastTerms: dict[str, float] = {}
         self.losses: list[float] = []  # the loss at the end of each iteration of the last transfer()
-        self._best: tuple[float, np.ndarray | None] = (np.inf, None)  # lowest loss seen this round
+        # The lowest loss seen this round: (loss, image, its terms); written at the round's end.
+        self._best: tuple[float, np.ndarray | None, dict[str, float]] = (np.inf, None, {})
+        self._bar: Any = None
         self._evaluate = tf.function(
             self._lossTerms, input_signature=[tf.TensorSpec((1, h, w, 3), tf.float32)])
 
+    # -- images in -----------------------------------------------------------------------
+
+    def _styleRGB(self, source: ImageSource, layers: list[str]) -> np.ndarray:
+        # The chapter forces the style image to the content's size; style_size / style_scale
+        # keep its own proportions at a chosen scale instead.
+        (h, w) = self.dims
+        long_side = self.S["style_size"] or (
+            round(self.S["style_scale"] * max(h, w)) if self.S["style_scale"] else None)
+        size = (w, h) if long_side is None else _shrunk(image_size(source), long_side)
+        if long_side is not None:
+            key = "style_size" if self.S["style_size"] else "style_scale"
+            if min(size) < min_side(layers):
+                raise ImageError(f"style image '{describe(source)}' would be {size[0]}x{size[1]} px at "
+                                 f"{label(key)}; the layers need at least {min_side(layers)} px on each side")
+            check_memory(describe(source), size[1], size[0], "style image", key)
+        rgb = load_rgb(source, size=size)
+        if self.S["preserve_colors"] == "match":
+            rgb = match_colors(rgb, self.contentRGB)
+        return rgb
+
+    def _styleTargets(self, styles: list[np.ndarray], outputFeatures: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        # A Gram matrix sums over pixels, so a style image of another size is rescaled to the
+        # output's pixel count per layer; several styles blend their rescaled Grams.
+        blend = self.S["style_blend_weights"] or [1.0 / len(styles)] * len(styles)
+        grams: dict[str, tf.Tensor] = {}
+        for rgb, share in zip(styles, blend, strict=True):
+            features = self.model(preprocess_rgb(rgb))
+            for layer in self.S["style_layers"]:
+                pixels = float(np.prod(outputFeatures[layer].shape[1:3]) / np.prod(features[layer].shape[1:3]))
+                gram = share * pixels * losses.gram_matrix(features[layer][0])
+                grams[layer] = gram if layer not in grams else grams[layer] + gram
+        return grams
+
+    def _startImage(self) -> np.ndarray:
+        """The first image L-BFGS sees, in VGG space: the init setting."""
+        (h, w) = self.dims
+        init = self.S["init"]
+        if isinstance(init, str) and init == "noise":
+            seed = self.S["seed"]
+            rng = np.random if seed is None else np.random.default_rng(seed)
+            return rng.uniform(0, 255, (1, h, w, 3)) - 128  # the chapter's start
+        if isinstance(init, str) and init == "content":
+            return self.content.astype(np.float64)
+        if isinstance(init, str) and init == "style":
+            rgb = load_rgb(as_list(self.S["style_path"])[0], size=(w, h))
+            if self.S["preserve_colors"] == "match":
+                rgb = match_colors(rgb, self.contentRGB)
+            return preprocess_rgb(rgb).astype(np.float64)
+        return self.preprocess(init).astype(np.float64)
+
     # -- the chapter's helpers ------------------------------------------------------------
 
-    def preprocess(self, p: str) -> np.ndarray:
+    def preprocess(self, p: ImageSource) -> np.ndarray:
         """Load an image resized to the content image's size, as a (1, h, w, 3) VGG batch."""
         return preprocess_rgb(load_rgb(p, size=(self.dims[1], self.dims[0])))
 
@@ -107,8 +173,9 @@ class NeuralStyle:
     def _lossTerms(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
         with tf.GradientTape() as tape:
             tape.watch(image)
-            terms = losses.weighted_terms(image, self.model(image), self.S["content_layer"], self.contentTarget,
-                                          self.styleGrams, self._weights, self.S["loss_normalization"])
+            terms = losses.weighted_terms(image, self.model(image), self.contentTargets, self.styleGrams,
+                                          self._weights, self.S["loss_normalization"],
+                                          self.S["content_layer_weights"], self.S["style_layer_weights"])
             total = terms["content"] + terms["style"] + terms["tv"]
         return total, tape.gradient(total, image), terms
 
@@ -124,7 +191,10 @@ class NeuralStyle:
                 "lower content_weight / style_weight / tv_weight or check the input images")
         self.lastTerms = {name: float(value) for name, value in terms.items()}
         if loss < self._best[0]:
-            self._best = (loss, np.array(X, dtype=np.float64, copy=True))
+            self._best = (loss, np.array(X, dtype=np.float64, copy=True), self.lastTerms)
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix({k: f"{v:.3g}" for k, v in self.lastTerms.items()}, refresh=False)
         return loss, grad
 
     def loss(self, X: np.ndarray) -> float:
@@ -137,46 +207,89 @@ class NeuralStyle:
 
     # -- the optimisation loop -----------------------------------------------------------
 
-    def transfer(self, maxEvals: int = 20) -> np.ndarray:
+    def _lbfgsRound(self, X: np.ndarray, maxEvals: int) -> None:
+        # The chapter restarts L-BFGS each round, so its curvature memory starts afresh too.
+        fmin_l_bfgs_b(self.lossAndGrads, X.ravel(), maxfun=maxEvals)
+
+    def _adamRound(self, X: np.ndarray, maxEvals: int) -> None:
+        # Adam keeps its moments across rounds: the rounds only set when images are written.
+        if self._adam is None:
+            self._pixels = keras.Variable(np.reshape(X, (1, *self.dims, 3)).astype(np.float32))
+            self._adam = keras.optimizers.Adam(learning_rate=self.S["learning_rate"])
+            self._adamGrad = self.lossAndGrads(self._pixels.numpy())[1]
+        for _ in range(maxEvals):
+            self._adam.apply([tf.constant(np.reshape(self._adamGrad, (1, *self.dims, 3)), tf.float32)],
+                             [self._pixels])
+            self._adamGrad = self.lossAndGrads(self._pixels.numpy())[1]
+
+    def transfer(self, maxEvals: int = 20, callback: Callback | None = None) -> np.ndarray:
         """Run the chapter's loop and return the final image as an RGB uint8 array.
 
-        Each of `iterations` rounds runs L-BFGS for at most maxEvals loss evaluations and
-        writes output_path/iter_<i>.png, so an interrupted run keeps every finished round;
-        output_path/settings.json records what made them, and the loss after each iteration.
+        Each of `iterations` rounds runs the optimiser for maxEvals loss evaluations (L-BFGS: at
+        most) and writes the round's best image to output_path/iter_<i>.png (only every save_every-th
+        and the last), so an interrupted run keeps every finished round; output_path/settings.json
+        records what made them and the loss after each iteration. callback: see Callback.
         """
         maxEvals = positive_int("maxEvals (--max-evals)", maxEvals)
         (h, w) = self.dims
-        iterations = self.S["iterations"]
-        print(f"[INFO] {w}x{h} px, {iterations} iterations of up to {maxEvals} evaluations, "
-              f"writing to '{self.S['output_path']}'")
+        iterations, folder = self.S["iterations"], self.S["output_path"]
+        self._say(f"[INFO] {w}x{h} px, {iterations} iterations of up to {maxEvals} evaluations "
+                  f"({self.S['optimizer']}), writing to '{folder}'")
         record = run_record(self.S, maxEvals, self.weightsSource)
-        claim_folder(self.S["output_path"], record, self.S["overwrite"])
-        seed = self.S["seed"]
-        X = (np.random if seed is None else np.random.default_rng(seed)).uniform(0, 255, (1, h, w, 3)) - 128
-        self.losses = []
-        for i in range(iterations):
-            print(f"[INFO] starting iteration {i + 1} of {iterations}")
-            start = time.perf_counter()
-            self._best = (np.inf, None)
-            try:
-                (X, loss, info) = fmin_l_bfgs_b(self.lossAndGrads, X.ravel(), maxfun=maxEvals)
-            except (KeyboardInterrupt, NonFiniteLossError):
-                self._savePartial(i)
-                raise
-            print(f"[INFO] end of iteration {i + 1}, loss: {loss:.4e} "
-                  f"({info['funcalls']} evaluations, {time.perf_counter() - start:.1f} s)")
-            self.losses.append(float(loss))
-            image = self.deprocess(X)
-            write_image(os.path.join(self.S["output_path"], f"iter_{i}.png"), image)
-            write_record(self.S["output_path"], {**record, "losses": self.losses})
-        return np.ascontiguousarray(image[..., ::-1])
+        claim_folder(folder, record, self.S["overwrite"])
+        X = self._startImage()
+        self.losses, self._adam = [], None
+        step = self._adamRound if self.S["optimizer"] == "adam" else self._lbfgsRound
+        # A bar on terminals only: logs and notebooks' captured output get the [INFO] lines alone.
+        self._bar = tqdm(total=iterations * maxEvals, unit="eval", dynamic_ncols=True, leave=False,
+                         disable=True if self.S["quiet"] else None, file=sys.stderr)
+        try:
+            for i in range(iterations):
+                self._say(f"[INFO] starting iteration {i + 1} of {iterations}")
+                start = time.perf_counter()
+                self._best = (np.inf, None, {})
+                try:
+                    step(X, maxEvals)
+                except (KeyboardInterrupt, NonFiniteLossError):
+                    self._savePartial(i)
+                    raise
+                (loss, X, terms) = self._best
+                self._bar.n = (i + 1) * maxEvals  # L-BFGS may stop short of maxEvals
+                self._bar.refresh()
+                self._say(f"[INFO] end of iteration {i + 1}, loss: {loss:.4e} "
+                          f"(content {terms['content']:.3e}, style {terms['style']:.3e}, tv {terms['tv']:.3e}; "
+                          f"{time.perf_counter() - start:.1f} s)")
+                self.losses.append(float(loss))
+                image = self._picture(X)
+                stop = callback is not None and callback(i, image, {"total": float(loss), **terms}) is False
+                if stop or i == iterations - 1 or (i + 1) % self.S["save_every"] == 0:
+                    write_image(os.path.join(folder, f"iter_{i}.png"), np.ascontiguousarray(image[..., ::-1]))
+                write_record(folder, {**record, "losses": self.losses})
+                if stop:
+                    self._say(f"[INFO] the callback stopped the run after iteration {i + 1}")
+                    break
+        finally:
+            self._bar.close()
+            self._bar = None
+        return image
+
+    def _picture(self, X: np.ndarray) -> np.ndarray:
+        """A VGG-space image as the RGB uint8 picture the user gets (colours kept when asked)."""
+        rgb = self.deprocess(X)[..., ::-1]
+        if self.S["preserve_colors"] == "luminance":
+            return luminance_transfer(rgb, self.contentRGB)
+        return np.ascontiguousarray(rgb)
+
+    def _say(self, message: str) -> None:
+        if not self.S["quiet"]:
+            tqdm.write(message, file=sys.stdout)
 
     def _savePartial(self, i: int) -> None:
         # The best image of an unfinished iteration, beside the finished ones and never over them.
         folder = self.S["output_path"]
         if i:
-            print(f"[INFO] iterations 1-{i} are finished: iter_0.png ... iter_{i - 1}.png in '{folder}'")
+            self._say(f"[INFO] iterations 1-{i} are finished; their images are in '{folder}'")
         if self._best[1] is not None:
             path = os.path.join(folder, f"iter_{i}_partial.png")
-            write_image(path, self.deprocess(self._best[1]))
-            print(f"[INFO] iteration {i + 1} stopped early; its best image so far is '{path}'")
+            write_image(path, np.ascontiguousarray(self._picture(self._best[1])[..., ::-1]))
+            self._say(f"[INFO] iteration {i + 1} stopped early; its best image so far is '{path}'")

@@ -14,11 +14,12 @@ from typing import Any
 
 from .atomic import write_atomic
 from .errors import SettingsError
+from .images import describe, is_in_memory
 from .settings import label
 
 RECORD = "settings.json"
 # Keys that do not change the pictures, so they may differ between runs into one folder.
-NEUTRAL_KEYS = ("output_path", "overwrite")
+NEUTRAL_KEYS = ("output_path", "overwrite", "quiet", "save_every")
 
 
 def prepare_folder(path: str) -> None:
@@ -31,13 +32,24 @@ def prepare_folder(path: str) -> None:
         raise SettingsError(f"{label('output_path')}: folder '{path}' is not writable")
 
 
+def _json_ready(value: Any) -> Any:
+    # Images given as arrays are named by shape and digest: enough to tell runs apart, though
+    # --config cannot replay them (save the array to a file for that).
+    if is_in_memory(value):
+        return describe(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
+
+
 def run_record(settings: dict[str, Any], maxEvals: int, weights: str) -> dict[str, Any]:
     """Everything needed to make the same images again, as JSON-ready values; "losses" fills in
     as the iterations finish."""
     import keras
     import tensorflow as tf
 
-    return {"settings": {**settings, "weights": weights}, "max_evals": maxEvals,
+    values = {key: _json_ready(value) for key, value in settings.items()}
+    return {"settings": {**values, "weights": weights}, "max_evals": maxEvals,
             "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                          "keras": keras.__version__}, "losses": []}
 
