@@ -1,6 +1,7 @@
 """style_transfer.py: flags override SETTINGS, and a real run from the command line."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from PIL import Image
 
 import style_transfer
 from pyimagesearch.cli import apply_flags, settings_parser
+from pyimagesearch.nn.conv.settings import DEFAULTS
 from tests.conftest import ROOT
 
 
@@ -41,8 +43,22 @@ def test_flags_override_settings():
 
 def test_every_setting_has_a_flag():
     help_text = settings_parser(style_transfer.SETTINGS).format_help()
-    for key in style_transfer.SETTINGS:
+    for key in DEFAULTS:
         assert f"--{key.replace('_', '-')}" in help_text
+
+
+def test_flags_of_the_settings_beyond_the_chapter():
+    settings, _ = parse(["--style-path", "a.png", "b.png", "--style-blend-weights", "2", "1",
+                         "--style-scale", "0.5", "--content-layer", "block4_conv2", "block5_conv2",
+                         "--content-layer-weights", "1", "3", "--style-layer-weights", "1", "1", "1", "1", "0",
+                         "--preserve-colors", "luminance", "--pooling", "avg", "--optimizer", "adam",
+                         "--learning-rate", "5", "--init", "content", "--save-every", "3", "--quiet"])
+    expected = {"style_path": ["a.png", "b.png"], "style_blend_weights": [2.0, 1.0], "style_scale": 0.5,
+                "content_layer": ["block4_conv2", "block5_conv2"], "content_layer_weights": [1.0, 3.0],
+                "style_layer_weights": [1.0, 1.0, 1.0, 1.0, 0.0], "preserve_colors": "luminance",
+                "pooling": "avg", "optimizer": "adam", "learning_rate": 5.0, "init": "content",
+                "save_every": 3, "quiet": True}
+    assert {k: settings[k] for k in expected} == expected
 
 
 def test_config_file_then_flags(tmp_path):
@@ -81,6 +97,45 @@ def test_driver_runs_a_transfer_with_flags(tiny_images, tmp_path):
     assert "[INFO] end of iteration 2, loss:" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == ["iter_0.png", "iter_1.png", "settings.json"]
     assert Image.open(out / "iter_1.png").size == Image.open(tiny_images["input_path"]).size
+
+
+def test_quiet_prints_nothing(tiny_images, tmp_path):
+    done = run_driver("--input-path", tiny_images["input_path"], "--style-path", tiny_images["style_path"],
+                      "--output-path", str(tmp_path), "--iterations", "1", "--max-evals", "2", "--quiet")
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
+    assert (tmp_path / "iter_0.png").is_file()
+
+
+def test_progress_bar_on_a_terminal(tiny_images, tmp_path):
+    # The bar goes to a terminal only (logs get the [INFO] lines alone); run the driver on a pty.
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a new pty is 0 columns wide
+    proc = subprocess.Popen([sys.executable, "style_transfer.py", "--input-path", tiny_images["input_path"],
+                             "--style-path", tiny_images["style_path"], "--output-path", str(tmp_path),
+                             "--iterations", "2", "--max-evals", "3"],
+                            cwd=ROOT, stdin=child, stdout=child, stderr=child, close_fds=True)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(timeout=120) == 0
+    os.close(main)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "6/6" in screen and "eval" in screen  # evaluations done of iterations x max-evals
+    for word in ("iteration 2/2", "content=", "style=", "tv=", "<"):  # the loss split, elapsed<remaining
+        assert word in screen
+    assert "[INFO] end of iteration 2" in screen
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -29,6 +29,23 @@ def test_net_accepts_constructor_or_name(net, name):
     ({"net": "ResNet50"}, ["net", "VGG19"]),
     ({"style_layers": []}, ["style_layers"]),
     ({"input_path": None}, ["input_path"]),
+    ({"style_size": 64, "style_scale": 1.0}, ["style_size", "style_scale", "not both"]),
+    ({"style_scale": 0}, ["style_scale", "> 0"]),
+    ({"style_size": -5}, ["style_size", ">= 1"]),
+    ({"style_path": ["a.jpg", "b.jpg"], "style_blend_weights": [1.0]}, ["style_blend_weights", "2 numbers"]),
+    ({"style_blend_weights": [0.0]}, ["style_blend_weights", "all zero"]),
+    ({"style_path": []}, ["style_path", "at least one"]),
+    ({"style_layer_weights": [1, 2]}, ["style_layer_weights", "5 numbers", "style layer"]),
+    ({"content_layer_weights": [-1]}, ["content_layer_weights", ">= 0"]),
+    ({"preserve_colors": "sepia"}, ["preserve_colors", "luminance", "match"]),
+    ({"pooling": "min"}, ["pooling", "max, avg"]),
+    ({"optimizer": "sgd"}, ["optimizer", "lbfgs, adam"]),
+    ({"learning_rate": 0}, ["learning_rate", "> 0"]),
+    ({"init": ""}, ["init"]),
+    ({"init": 3}, ["init"]),
+    ({"save_every": 0}, ["save_every", ">= 1"]),
+    ({"quiet": "yes"}, ["quiet", "True or False"]),
+    ({"content_layer": []}, ["content_layer"]),
 ])
 def test_bad_settings_name_the_key(settings, words):
     with pytest.raises(SettingsError) as e:
@@ -65,3 +82,15 @@ def test_every_default_key_is_documented():
     from pyimagesearch.nn.conv.settings import HELP
 
     assert set(HELP) == set(DEFAULTS)
+
+
+def test_new_settings_normalise():
+    s = resolve_settings({"style_path": ["a.jpg", "b.jpg"], "style_blend_weights": [3, 1],
+                          "content_layer": ["block4_conv2"], "style_layer_weights": [2, 2, 0, 0, 0],
+                          "preserve_colors": True})
+    assert s["style_blend_weights"] == [0.75, 0.25]
+    assert s["style_layer_weights"] == [0.5, 0.5, 0.0, 0.0, 0.0]
+    assert s["content_layer"] == "block4_conv2"  # one layer reads as the chapter writes it
+    assert s["preserve_colors"] == "luminance"  # True: jcjohnson's -original_colors 1
+    assert resolve_settings({"style_path": ["a.jpg"]})["style_path"] == "a.jpg"
+    assert resolve_settings({"preserve_colors": False})["preserve_colors"] == "none"

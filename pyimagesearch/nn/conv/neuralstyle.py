@@ -88,7 +88,8 @@ class NeuralStyle:
         self.losses: list[float] = []  # the loss at the end of each iteration of the last transfer()
         # The lowest loss seen this round: (loss, image, its terms); written at the round's end.
         self._best: tuple[float, np.ndarray | None, dict[str, float]] = (np.inf, None, {})
-        self._bar: Any = None
+        self._bar: Any = None  # the progress bar of a running transfer()
+        self._barEnd = 0
         self._evaluate = tf.function(
             self._lossTerms, input_signature=[tf.TensorSpec((1, h, w, 3), tf.float32)])
 
@@ -193,7 +194,8 @@ class NeuralStyle:
         if loss < self._best[0]:
             self._best = (loss, np.array(X, dtype=np.float64, copy=True), self.lastTerms)
         if self._bar is not None:
-            self._bar.update(1)
+            # L-BFGS may take a few evaluations past maxEvals: the bar counts up to the round's end only.
+            self._bar.update(int(self._bar.n < self._barEnd))
             self._bar.set_postfix({k: f"{v:.3g}" for k, v in self.lastTerms.items()}, refresh=False)
         return loss, grad
 
@@ -246,6 +248,8 @@ class NeuralStyle:
         try:
             for i in range(iterations):
                 self._say(f"[INFO] starting iteration {i + 1} of {iterations}")
+                self._bar.set_description(f"iteration {i + 1}/{iterations}", refresh=False)
+                self._barEnd = (i + 1) * maxEvals
                 start = time.perf_counter()
                 self._best = (np.inf, None, {})
                 try:
@@ -254,8 +258,7 @@ class NeuralStyle:
                     self._savePartial(i)
                     raise
                 (loss, X, terms) = self._best
-                self._bar.n = (i + 1) * maxEvals  # L-BFGS may stop short of maxEvals
-                self._bar.refresh()
+                self._bar.update(self._barEnd - self._bar.n)  # L-BFGS may also stop short of it
                 self._say(f"[INFO] end of iteration {i + 1}, loss: {loss:.4e} "
                           f"(content {terms['content']:.3e}, style {terms['style']:.3e}, tv {terms['tv']:.3e}; "
                           f"{time.perf_counter() - start:.1f} s)")
