@@ -35,6 +35,33 @@ SETTINGS = {
     # L-BFGS rounds; an image is written after each
     "iterations": 50,
 
+    # --- beyond the chapter (these defaults keep its behaviour; see README "Settings") ---
+    # None: the content image's own size; N: its long side shrunk to N px
+    "max_size": None,
+    # start image: "noise" (the chapter's), "content", "style", or an image path
+    "init": "noise",
+    # "none", "luminance" (keep the photo's colours) or "match" (recolour the style first)
+    "preserve_colors": "none",
+    # the style image's own scale (long side in px, or a multiple of the output's) instead of the content's size
+    "style_size": None,
+    "style_scale": None,
+    # several style images: a list in style_path, with one weight each here (None: equal)
+    "style_blend_weights": None,
+    # "max" (the chapter's) or "avg" pooling in the network
+    "pooling": "max",
+    # "lbfgs" (the chapter's) or "adam" with its learning_rate
+    "optimizer": "lbfgs",
+    "learning_rate": 10.0,
+    # per-layer weights of the content layer(s) and style layers (None: equal, the chapter's)
+    "content_layer_weights": None,
+    "style_layer_weights": None,
+    # "chapter" or "size_invariant" (the same weights mean the same at every size)
+    "loss_normalization": "chapter",
+    # write every Nth iteration's image only (the last always)
+    "save_every": 1,
+    # True: print only errors (no progress bar, no [INFO] lines)
+    "quiet": False,
+
     # None: a new noise start image each run; a number: the same image every time
     "seed": None,
 

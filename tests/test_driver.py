@@ -32,11 +32,12 @@ def test_flags_override_settings():
                             "--iterations", "3", "--content-layer", "block5_conv2",
                             "--style-layers", "block1_conv1", "block2_conv1", "--net", "vgg16",
                             "--weights", "w.h5", "--overwrite", "--seed", "7", "--max-evals", "5"])
-    assert settings == {"input_path": "a.png", "style_path": "b.png", "output_path": "o",
-                        "net": "VGG16", "content_layer": "block5_conv2",
-                        "style_layers": ["block1_conv1", "block2_conv1"], "content_weight": 2.5,
-                        "style_weight": 7.0, "tv_weight": 0.0, "iterations": 3, "weights": "w.h5",
-                        "overwrite": True, "seed": 7}
+    given = {"input_path": "a.png", "style_path": "b.png", "output_path": "o",
+             "net": "VGG16", "content_layer": "block5_conv2",
+             "style_layers": ["block1_conv1", "block2_conv1"], "content_weight": 2.5,
+             "style_weight": 7.0, "tv_weight": 0.0, "iterations": 3, "weights": "w.h5",
+             "overwrite": True, "seed": 7}
+    assert settings == {**style_transfer.SETTINGS, **given}
     assert max_evals == 5
     assert style_transfer.SETTINGS["iterations"] == 50  # the module's dict is not changed
 

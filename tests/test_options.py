@@ -204,6 +204,28 @@ def test_save_every_writes_every_nth_and_the_last(tiny_images, tmp_path):
     assert len(json.loads((folder / "settings.json").read_text())["losses"]) == 5
 
 
+def test_ctrl_c_with_save_every_still_keeps_the_last_finished_iteration(tiny_images, tmp_path):
+    ns = make(tiny_images, tmp_path, iterations=10, save_every=5)
+    evaluate, lbfgs_round, rounds, calls = ns._evaluate, ns._lbfgsRound, [], []
+
+    def counted(X, max_evals):
+        rounds.append(1)
+        calls.clear()
+        return lbfgs_round(X, max_evals)
+
+    def interrupted(image):  # Ctrl-C at the third iteration's second evaluation
+        calls.append(1)
+        if len(rounds) == 3 and len(calls) == 2:
+            raise KeyboardInterrupt
+        return evaluate(image)
+
+    ns._lbfgsRound, ns._evaluate = counted, interrupted
+    with pytest.raises(KeyboardInterrupt):
+        ns.transfer(maxEvals=3)
+    names = sorted(p.name for p in (tmp_path / "out").glob("iter_*.png"))
+    assert names == ["iter_1.png", "iter_2_partial.png"]
+
+
 def test_callback_sees_each_iteration_and_can_stop_the_run(tiny_images, tmp_path):
     seen = []
 

@@ -245,6 +245,7 @@ class NeuralStyle:
         # A bar on terminals only: logs and notebooks' captured output get the [INFO] lines alone.
         self._bar = tqdm(total=iterations * maxEvals, unit="eval", dynamic_ncols=True, leave=False,
                          disable=True if self.S["quiet"] else None, file=sys.stderr)
+        unsaved: tuple[int, np.ndarray] | None = None  # a finished iteration that save_every skipped
         try:
             for i in range(iterations):
                 self._say(f"[INFO] starting iteration {i + 1} of {iterations}")
@@ -255,6 +256,9 @@ class NeuralStyle:
                 try:
                     step(X, maxEvals)
                 except (KeyboardInterrupt, NonFiniteLossError):
+                    if unsaved is not None:  # the last finished iteration goes to disk whatever save_every says
+                        write_image(os.path.join(folder, f"iter_{unsaved[0]}.png"),
+                                    np.ascontiguousarray(unsaved[1][..., ::-1]))
                     self._savePartial(i)
                     raise
                 (loss, X, terms) = self._best
@@ -265,8 +269,10 @@ class NeuralStyle:
                 self.losses.append(float(loss))
                 image = self._picture(X)
                 stop = callback is not None and callback(i, image, {"total": float(loss), **terms}) is False
+                unsaved = (i, image)
                 if stop or i == iterations - 1 or (i + 1) % self.S["save_every"] == 0:
                     write_image(os.path.join(folder, f"iter_{i}.png"), np.ascontiguousarray(image[..., ::-1]))
+                    unsaved = None
                 write_record(folder, {**record, "losses": self.losses})
                 if stop:
                     self._say(f"[INFO] the callback stopped the run after iteration {i + 1}")
