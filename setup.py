@@ -23,6 +23,9 @@ setup(
     ],
     extras_require={
         "ray": ["ray>=2.9"],  # generate_examples.py --ray-address
+        # bench/: convergence.py draws with matplotlib; speed.py also times pastiche when installed
+        # (pip install pastiche==1.6.0 torch, the CPU build of torch is enough)
+        "bench": ["matplotlib>=3.8"],
         # notebooks/: running the example notebook headless, as its test does
         "notebook": ["nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.29"],
         "test": ["pytest>=8", "ruff>=0.6", "ray>=2.9", "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.29"],

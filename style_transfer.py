@@ -57,6 +57,8 @@ SETTINGS = {
     "style_layer_weights": None,
     # "chapter" or "size_invariant" (the same weights mean the same at every size)
     "loss_normalization": "chapter",
+    # coarse to fine, e.g. [0.25, 0.5, 1.0]: the iterations split over these fractions of the size
+    "scales": None,
     # write every Nth iteration's image only (the last always)
     "save_every": 1,
     # True: print only errors (no progress bar, no [INFO] lines)

@@ -24,7 +24,13 @@ ns = NeuralStyle({"input_path": sys.argv[3], "max_size": int(sys.argv[1]), "outp
 X = np.random.uniform(0, 255, (1, *ns.dims, 3)).ravel() - 128
 for _ in range(3):
     ns.lossAndGrads(X)
-print(json.dumps({"dims": ns.dims, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+# VmHWM, not ru_maxrss: the latter survives exec, so a child of a big parent would report the parent's peak.
+try:
+    with open("/proc/self/status") as f:
+        rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"dims": ns.dims, "rss": rss}))
 """
 
 

@@ -21,7 +21,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {"loss_normalization": NORMALIZATIONS, "p
 # Keys that take several values: flag -> (metavar, type).
 _LISTS: dict[str, tuple[str, Any]] = {"style_path": ("PATH", str), "content_layer": ("LAYER", str),
                                       "style_layers": ("LAYER", str), "style_blend_weights": ("W", float),
-                                      "content_layer_weights": ("W", float), "style_layer_weights": ("W", float)}
+                                      "content_layer_weights": ("W", float), "style_layer_weights": ("W", float),
+                                      "scales": ("S", float)}
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pyimagesearch.nn.conv import ImageError, NeuralStyle
+from pyimagesearch.nn.conv import ImageError, NeuralStyle, SettingsError
 from pyimagesearch.nn.conv.colors import luminance_transfer, match_colors, rgb_to_ycbcr, ycbcr_to_rgb
 from pyimagesearch.nn.conv.images import load_rgb
 
@@ -112,6 +112,28 @@ def test_blend_of_two_styles_targets_the_weighted_mean_of_their_grams(tiny_image
     for layer in a.styleGrams:
         expected = 0.75 * np.asarray(a.styleGrams[layer]) + 0.25 * np.asarray(b.styleGrams[layer])
         np.testing.assert_allclose(mix.styleGrams[layer], expected, rtol=1e-5)
+
+
+# -- multi-scale --------------------------------------------------------------------------------
+
+SHALLOW = {"content_layer": "block4_conv2", "style_layers": ["block1_conv1", "block2_conv1", "block3_conv1",
+                                                            "block4_conv1"]}  # 16 px suffice, so 0.5 of 64x48 runs
+
+
+def test_scales_run_coarse_to_fine(tiny_images, tmp_path):
+    single, _ = run(tiny_images, tmp_path / "single", iterations=4, **SHALLOW)
+    ns, final = run(tiny_images, tmp_path / "multi", iterations=5, scales=[0.5, 1], **SHALLOW)
+    sizes = [Image.open(tmp_path / "multi" / "out" / f"iter_{i}.png").size for i in range(5)]
+    assert sizes == [(32, 24), (32, 24), (64, 48), (64, 48), (64, 48)]  # the odd iteration goes to the finest
+    assert final.shape == (48, 64, 3) and ns.dims == ns.finalDims == (48, 64)
+    assert ns.losses[1] < ns.losses[0] and ns.losses[4] < ns.losses[2]
+    # The full-size stage starts from the enlarged coarse result, far below a start from noise.
+    assert ns.losses[2] < single.losses[0]
+
+
+def test_a_scale_too_small_for_the_layers_is_refused(tiny_images, tmp_path):
+    with pytest.raises(SettingsError, match="scales"):
+        make(tiny_images, tmp_path, scales=[0.5, 1])  # block5 needs 32 px; 0.5 of 48 is 24
 
 
 # -- colours ---------------------------------------------------------------------------------

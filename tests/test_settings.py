@@ -46,6 +46,10 @@ def test_net_accepts_constructor_or_name(net, name):
     ({"save_every": 0}, ["save_every", ">= 1"]),
     ({"quiet": "yes"}, ["quiet", "True or False"]),
     ({"content_layer": []}, ["content_layer"]),
+    ({"scales": [0.5]}, ["scales", "exactly 1"]),
+    ({"scales": [1, 0.5]}, ["scales", "rise"]),
+    ({"scales": [0, 1]}, ["scales"]),
+    ({"scales": [0.25, 0.5, 1], "iterations": 2}, ["scales", "iterations", "at least one iteration"]),
 ])
 def test_bad_settings_name_the_key(settings, words):
     with pytest.raises(SettingsError) as e:

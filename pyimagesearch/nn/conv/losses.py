@@ -58,13 +58,14 @@ def tv_loss(image: tf.Tensor) -> tf.Tensor:
 REFERENCE_PIXELS = 512 * 384
 
 
-def content_mean_loss(target: tf.Tensor, output: tf.Tensor, pixels: int) -> tf.Tensor:
+def content_mean_loss(target: tf.Tensor, output: tf.Tensor, pixels: int,
+                      reference: int = REFERENCE_PIXELS) -> tf.Tensor:
     """Content loss as a mean over the layer's elements, times their count at the reference size."""
-    elements = tf.cast(tf.size(output), output.dtype) * (REFERENCE_PIXELS / pixels)
+    elements = tf.cast(tf.size(output), output.dtype) * (reference / pixels)
     return tf.reduce_mean(tf.square(output - target)) * elements
 
 
-def tv_loss_per_length(image: tf.Tensor) -> tf.Tensor:
+def tv_loss_per_length(image: tf.Tensor, reference: int = REFERENCE_PIXELS) -> tf.Tensor:
     """Total variation as a mean over pixels, differences per unit of image length.
 
     Upsampling an image 2x halves its pixel differences; scaling them by the image's side keeps
@@ -72,8 +73,8 @@ def tv_loss_per_length(image: tf.Tensor) -> tf.Tensor:
     image's pixel, and the mean is times the reference's pixel count, as the chapter sums.
     """
     height, width = image.shape[-3], image.shape[-2]
-    per_pixel = tf.reduce_mean(_tv_elements(image, (height * width / REFERENCE_PIXELS) ** 0.5))
-    return per_pixel * (3 * REFERENCE_PIXELS)
+    per_pixel = tf.reduce_mean(_tv_elements(image, (height * width / reference) ** 0.5))
+    return per_pixel * (3 * reference)
 
 
 def _mix(terms: list[tf.Tensor], layer_weights: list[float] | None) -> tf.Tensor:
@@ -92,21 +93,25 @@ def weighted_terms(
     normalization: str = "chapter",
     content_layer_weights: list[float] | None = None,
     style_layer_weights: list[float] | None = None,
+    final_pixels: int | None = None,
 ) -> dict[str, tf.Tensor]:
     """The weighted content, style and TV terms for one generated image (batch of one).
 
     Content and style are weighted sums over their layers (weights in dict order, summing to 1;
-    None: equal, which for style is the chapter's 1/L per layer).
+    None: equal, which for style is the chapter's 1/L per layer). final_pixels: the pixel count of
+    the finished image when this is a coarser scale of a multi-scale run; the chapter's loss is then
+    taken as it would be at that size, so every scale optimises the one objective.
     """
     content_weight, style_weight, tv_weight = weights
     height, width = image.shape[1], image.shape[2]
-    if normalization == "chapter":
+    reference = REFERENCE_PIXELS if normalization == "size_invariant" else final_pixels
+    if reference is None or (normalization == "chapter" and reference == height * width):
         content = [feature_recon_loss(target, features[layer][0]) for layer, target in content_targets.items()]
         tv = tv_loss(image)
     else:
-        content = [content_mean_loss(target, features[layer][0], height * width)
+        content = [content_mean_loss(target, features[layer][0], height * width, reference)
                    for layer, target in content_targets.items()]
-        tv = tv_loss_per_length(image)
+        tv = tv_loss_per_length(image, reference)
     # One style term for both: the chapter's is already size-free, being Gatys et al.'s per-layer
     # 1 / (4 N_l^2 M_l^2) times N_l^2 (M_l / hw)^2 / 9, a constant for each layer.
     style = [gram_loss(gram, features[layer][0], height, width) for layer, gram in style_grams.items()]

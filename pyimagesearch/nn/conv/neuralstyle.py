@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from . import losses
 from .colors import luminance_transfer, match_colors
-from .errors import ImageError, NeuralStyleError, NonFiniteLossError
+from .errors import ImageError, NeuralStyleError, NonFiniteLossError, SettingsError
 from .features import build_extractor, check_layers, check_memory, deprocess_bgr, min_side, preprocess_rgb
 from .images import ImageSource, describe, image_size, load_rgb, write_image
 from .outputs import claim_folder, prepare_folder, run_record, write_record
@@ -63,26 +63,18 @@ class NeuralStyle:
                                    "set KERAS_BACKEND=tensorflow before importing keras")
         self.S = resolve_settings(settings)
         self.contentLayers: list[str] = as_list(self.S["content_layer"])
-        layers = [*self.contentLayers, *self.S["style_layers"]]
+        self._layers = layers = [*self.contentLayers, *self.S["style_layers"]]
         check_layers(self.S["net"], layers)
+        self.dims: tuple[int, int] = (0, 0)  # the size being optimised: finalDims but for coarse scales
 
-        self.dims = output_dims(self.S["input_path"], self.S["max_size"], layers)
-        (h, w) = self.dims
-        self.contentRGB = load_rgb(self.S["input_path"], size=(w, h))
-        self.content = preprocess_rgb(self.contentRGB)
-        styles = [self._styleRGB(source, layers) for source in as_list(self.S["style_path"])]
-        self.style = preprocess_rgb(styles[0])  # the chapter's attribute: the (first) style image
+        self.finalDims = output_dims(self.S["input_path"], self.S["max_size"], layers)
+        self._scaleDims = [self._scaled(fraction, layers) for fraction in self.S["scales"] or [1.0]]
+        self._loadImages(self.finalDims)  # bad images fail here, before the network loads
         prepare_folder(self.S["output_path"])
 
         self.weightsSource = weights_source(self.S["weights"])
         self._say(f"[INFO] loading network {self.S['net']} (weights: {self.weightsSource})...")
         self.model = build_extractor(self.S["net"], self.weightsSource, layers, self.S["pooling"])
-
-        # The targets never change during a run: compute them once.
-        contentFeatures = self.model(self.content)
-        self.contentTargets = {layer: contentFeatures[layer][0] for layer in self.contentLayers}
-        self.contentTarget = self.contentTargets[self.contentLayers[0]]
-        self.styleGrams = self._styleTargets(styles, contentFeatures)
         self._weights = tuple(self.S[k] for k in ("content_weight", "style_weight", "tv_weight"))
         self.lastTerms: dict[str, float] = {}
         self.losses: list[float] = []  # the loss at the end of each iteration of the last transfer()
@@ -90,8 +82,43 @@ class NeuralStyle:
         self._best: tuple[float, np.ndarray | None, dict[str, float]] = (np.inf, None, {})
         self._bar: Any = None  # the progress bar of a running transfer()
         self._barEnd = 0
-        self._evaluate = tf.function(
-            self._lossTerms, input_signature=[tf.TensorSpec((1, h, w, 3), tf.float32)])
+        self._stages: dict[tuple[int, int], dict[str, Any]] = {}
+        self._prepare(self.finalDims)
+
+    # -- one size of the problem ---------------------------------------------------------------
+
+    def _scaled(self, fraction: float, layers: list[str]) -> tuple[int, int]:
+        (h, w) = self.finalDims
+        dims = (max(1, round(h * fraction)), max(1, round(w * fraction)))
+        if min(dims) < min_side(layers):
+            raise SettingsError(f"{label('scales')}: scale {fraction:g} makes the image {dims[1]}x{dims[0]} px; "
+                                f"the layers need at least {min_side(layers)} px on each side")
+        return dims
+
+    def _loadImages(self, dims: tuple[int, int]) -> None:
+        self.dims = dims
+        (h, w) = dims
+        self.contentRGB = load_rgb(self.S["input_path"], size=(w, h))
+        self.content = preprocess_rgb(self.contentRGB)
+        self._styleImages = [self._styleRGB(source, self._layers) for source in as_list(self.S["style_path"])]
+        self.style = preprocess_rgb(self._styleImages[0])  # the chapter's attribute: the (first) style image
+
+    def _prepare(self, dims: tuple[int, int]) -> None:
+        """Make dims the size being optimised: its images, targets and compiled loss (kept per size)."""
+        if dims not in self._stages:
+            if dims != self.dims:
+                self._loadImages(dims)
+            # The targets never change during a run: compute them once per size.
+            contentFeatures = self.model(self.content)
+            contentTargets = {layer: contentFeatures[layer][0] for layer in self.contentLayers}
+            self._stages[dims] = {
+                "dims": dims, "contentRGB": self.contentRGB, "content": self.content, "style": self.style,
+                "_styleImages": self._styleImages, "contentTargets": contentTargets,
+                "contentTarget": contentTargets[self.contentLayers[0]],
+                "styleGrams": self._styleTargets(self._styleImages, contentFeatures),
+                "_evaluate": tf.function(self._lossTerms,
+                                         input_signature=[tf.TensorSpec((1, *dims, 3), tf.float32)])}
+        self.__dict__.update(self._stages[dims])
 
     # -- images in -----------------------------------------------------------------------
 
@@ -176,7 +203,8 @@ class NeuralStyle:
             tape.watch(image)
             terms = losses.weighted_terms(image, self.model(image), self.contentTargets, self.styleGrams,
                                           self._weights, self.S["loss_normalization"],
-                                          self.S["content_layer_weights"], self.S["style_layer_weights"])
+                                          self.S["content_layer_weights"], self.S["style_layer_weights"],
+                                          final_pixels=self.finalDims[0] * self.finalDims[1])
             total = terms["content"] + terms["style"] + terms["tv"]
         return total, tape.gradient(total, image), terms
 
@@ -233,13 +261,16 @@ class NeuralStyle:
         records what made them and the loss after each iteration. callback: see Callback.
         """
         maxEvals = positive_int("maxEvals (--max-evals)", maxEvals)
-        (h, w) = self.dims
+        (h, w) = self.finalDims
         iterations, folder = self.S["iterations"], self.S["output_path"]
         self._say(f"[INFO] {w}x{h} px, {iterations} iterations of up to {maxEvals} evaluations "
                   f"({self.S['optimizer']}), writing to '{folder}'")
         record = run_record(self.S, maxEvals, self.weightsSource)
         claim_folder(folder, record, self.S["overwrite"])
-        X = self._startImage()
+        # Coarse to fine: the iterations split evenly over the scales, the remainder to the finest.
+        share, extra = divmod(iterations, len(self._scaleDims))
+        schedule = [dims for dims in self._scaleDims for _ in range(share)] + [self.finalDims] * extra
+        X: np.ndarray | None = None
         self.losses, self._adam = [], None
         step = self._adamRound if self.S["optimizer"] == "adam" else self._lbfgsRound
         # A bar on terminals only: logs and notebooks' captured output get the [INFO] lines alone.
@@ -247,7 +278,9 @@ class NeuralStyle:
                          disable=True if self.S["quiet"] else None, file=sys.stderr)
         unsaved: tuple[int, np.ndarray] | None = None  # a finished iteration that save_every skipped
         try:
-            for i in range(iterations):
+            for i, dims in enumerate(schedule):
+                if X is None or dims != self.dims:
+                    X = self._startAt(dims, X)
                 self._say(f"[INFO] starting iteration {i + 1} of {iterations}")
                 self._bar.set_description(f"iteration {i + 1}/{iterations}", refresh=False)
                 self._barEnd = (i + 1) * maxEvals
@@ -281,6 +314,19 @@ class NeuralStyle:
             self._bar.close()
             self._bar = None
         return image
+
+    def _startAt(self, dims: tuple[int, int], X: np.ndarray | None) -> np.ndarray:
+        """Switch to optimising at dims; the start image there: the init, or X (a coarser result) enlarged."""
+        previous = self.dims
+        if dims != previous:
+            self._prepare(dims)
+        self._adam = None  # its moments belong to the old size
+        if len(self._scaleDims) > 1:
+            self._say(f"[INFO] scale {dims[0] / self.finalDims[0]:.2g}: {dims[1]}x{dims[0]} px")
+        if X is None:
+            return self._startImage()
+        coarse = tf.constant(np.reshape(X, (1, *previous, 3)), tf.float32)
+        return tf.image.resize(coarse, dims, method="bicubic").numpy().astype(np.float64)
 
     def _picture(self, X: np.ndarray) -> np.ndarray:
         """A VGG-space image as the RGB uint8 picture the user gets (colours kept when asked)."""

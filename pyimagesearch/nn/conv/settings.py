@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "optimizer": "lbfgs",
     "learning_rate": 10.0,
     "iterations": 50,
+    # Coarse-to-fine, e.g. [0.25, 0.5, 1.0]: the iterations split over these fractions of the size.
+    "scales": None,
     "save_every": 1,
     # None: a new noise image every run, as in the chapter; a number: the same one every time.
     "seed": None,
@@ -82,6 +84,8 @@ HELP: dict[str, str] = {
     "optimizer": "'lbfgs' (the chapter's, scipy) or 'adam' (Keras Adam on the pixels)",
     "learning_rate": "Adam's step size, in pixel values (optimizer 'adam' only)",
     "iterations": "L-BFGS restarts (Adam: rounds of --max-evals steps); one image is written after each",
+    "scales": "coarse to fine: fractions of the output size to run at in turn, ending with 1, e.g. "
+    "0.25 0.5 1; the iterations are split evenly over them (default: full size only)",
     "save_every": "write iter_<i>.png only every Nth iteration (the last one always)",
     "seed": "random seed of the noise start image (default: a new one each run)",
     "weights": "'imagenet' or a path to a Keras .h5 no-top weights file "
@@ -154,6 +158,24 @@ def _blend(key: str, value: Any, count: int, of: str) -> list[float] | None:
     if sum(numbers) <= 0:
         raise SettingsError(f"{label(key)} must not be all zero, got {value!r}")
     return [v / sum(numbers) for v in numbers]
+
+
+def _scales(value: Any, iterations: int) -> list[float] | None:
+    """None (one scale), or rising fractions in (0, 1] that end with 1 and fit in the iterations."""
+    if value is None:
+        return None
+    values = [value] if isinstance(value, (int, float)) else value
+    if not isinstance(values, (list, tuple)) or not values:
+        raise SettingsError(f"{label('scales')} must be a list of fractions ending with 1, got {value!r}")
+    numbers = [_number("scales", v) for v in values]
+    rising = all(a < b for a, b in zip(numbers, numbers[1:], strict=False))
+    if not rising or numbers[0] <= 0 or numbers[-1] != 1:
+        raise SettingsError(f"{label('scales')} must rise from above 0 to exactly 1 (e.g. 0.25 0.5 1), "
+                            f"got {value!r}")
+    if len(numbers) > iterations:
+        raise SettingsError(f"{label('scales')} has {len(numbers)} scales but {label('iterations')} is "
+                            f"{iterations}; each scale needs at least one iteration")
+    return None if numbers == [1.0] else numbers
 
 
 def as_list(value: Any) -> list[Any]:
@@ -235,6 +257,7 @@ def resolve_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
                                         "content layer")
     s["style_layer_weights"] = _blend("style_layer_weights", s["style_layer_weights"], len(s["style_layers"]),
                                       "style layer")
+    s["scales"] = _scales(s["scales"], s["iterations"])
     if s["seed"] is not None and (isinstance(s["seed"], bool) or not isinstance(s["seed"], int) or s["seed"] < 0):
         raise SettingsError(f"{label('seed')} must be a whole number >= 0 or None, got {s['seed']!r}")
     for key in ("overwrite", "quiet"):
