@@ -58,10 +58,10 @@ def test_init_content_reaches_a_lower_loss_in_the_same_evaluations(tiny_images, 
     assert content.losses[1] < content.losses[0]  # and it still improves
 
 
-def test_missing_init_image_names_the_file(tiny_images, tmp_path):
-    ns = make(tiny_images, tmp_path, init=str(tmp_path / "nope.png"))
+def test_missing_init_image_names_the_file_before_any_work(tiny_images, tmp_path):
     with pytest.raises(ImageError, match="nope.png"):
-        ns.transfer(maxEvals=2)
+        make(tiny_images, tmp_path, init=str(tmp_path / "nope.png"))
+    assert not (tmp_path / "out" / "settings.json").exists()
 
 
 # -- style size, several styles ---------------------------------------------------------------

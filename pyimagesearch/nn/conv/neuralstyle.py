@@ -25,7 +25,7 @@ from .errors import ImageError, NeuralStyleError, NonFiniteLossError, SettingsEr
 from .features import build_extractor, check_layers, check_memory, deprocess_bgr, min_side, preprocess_rgb
 from .images import ImageSource, describe, image_size, load_rgb, write_image
 from .outputs import claim_folder, prepare_folder, run_record, write_record
-from .settings import as_list, label, positive_int, resolve_settings, weights_source
+from .settings import INITS, as_list, label, positive_int, resolve_settings, weights_source
 
 # callback(iteration, image, losses): after each iteration, with the RGB uint8 image just made and
 # its loss split into "total", "content", "style" and "tv". Returning False stops the run there.
@@ -70,6 +70,8 @@ class NeuralStyle:
         self.finalDims = output_dims(self.S["input_path"], self.S["max_size"], layers)
         self._scaleDims = [self._scaled(fraction, layers) for fraction in self.S["scales"] or [1.0]]
         self._loadImages(self.finalDims)  # bad images fail here, before the network loads
+        if not (isinstance(self.S["init"], str) and self.S["init"] in INITS):
+            image_size(self.S["init"])  # a start image given as a file or array: check it now too
         prepare_folder(self.S["output_path"])
 
         self.weightsSource = weights_source(self.S["weights"])
@@ -154,7 +156,7 @@ class NeuralStyle:
         return grams
 
     def _startImage(self) -> np.ndarray:
-        """The first image L-BFGS sees, in VGG space: the init setting."""
+        """The optimiser's first image, in VGG space, at the current size: the init setting."""
         (h, w) = self.dims
         init = self.S["init"]
         if isinstance(init, str) and init == "noise":
