@@ -22,7 +22,7 @@ import numpy as np
 
 from pyimagesearch.nn.conv.errors import NeuralStyleError, SettingsError
 from pyimagesearch.nn.conv.outputs import NEUTRAL_KEYS
-from pyimagesearch.nn.conv.settings import resolve_settings, weights_source
+from pyimagesearch.nn.conv.settings import DEFAULTS, resolve_settings, weights_source
 
 FINAL = "final.png"
 # Log-uniform ranges around the chapter's 1 / 100 / 10.
@@ -74,7 +74,8 @@ def plan(base: dict[str, Any], ranges: dict[str, tuple[float, float]], content_l
         layer = content_layers[int(rng.integers(len(content_layers)))]
         settings = {**base, **drawn, "content_layer": layer, "seed": int(rng.integers(2**31)),
                     "overwrite": False}
-        shaping = {k: v for k, v in settings.items() if k not in NEUTRAL_KEYS}
+        # Keys at their default are left out, so a later version's new settings keep the names.
+        shaping = {k: v for k, v in settings.items() if k not in NEUTRAL_KEYS and v != DEFAULTS.get(k)}
         digest = hashlib.sha1(json.dumps([shaping, max_evals], sort_keys=True).encode()).hexdigest()[:8]
         name = f"{len(experiments):03d}-{digest}"
         experiments.append(Experiment(name, {**settings, "output_path": os.path.join(folder, name)}, max_evals))

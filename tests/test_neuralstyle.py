@@ -146,6 +146,11 @@ def test_output_folder_of_another_run_is_refused_unless_overwrite(tiny_images, t
     assert record["settings"]["weights"] == os.environ.get("NEURALSTYLE_WEIGHTS", "imagenet")
 
     NeuralStyle(base).transfer(maxEvals=2)  # the same settings again: fine
+    # A folder stamped by an older version, without the settings added since, is the same run too.
+    old = {**record, "settings": {k: v for k, v in record["settings"].items()
+                                  if k not in ("init", "pooling", "scales", "preserve_colors")}}
+    (tmp_path / "settings.json").write_text(json.dumps(old))
+    NeuralStyle(base).transfer(maxEvals=2)
     before = (tmp_path / "iter_1.png").read_bytes()
     with pytest.raises(SettingsError, match=r"output_path.*2 images of another run.*style_weight: 100.0 -> 5.0"):
         NeuralStyle({**base, "style_weight": 5.0, "iterations": 1}).transfer(maxEvals=2)

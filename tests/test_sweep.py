@@ -176,6 +176,17 @@ def test_plan_is_stable_and_extends():
     shutil.rmtree("out", ignore_errors=True)
 
 
+def test_a_new_setting_at_its_default_keeps_the_experiment_names(monkeypatch):
+    from pyimagesearch.nn.conv.settings import DEFAULTS
+
+    base = {"input_path": "a.jpg", "style_path": "b.jpg", "weights": "w.h5"}
+    before = [e.id for e in plan(base, RANGES, ["block4_conv2"], 3, 7, 20, "out")]
+    monkeypatch.setitem(DEFAULTS, "some_future_setting", 1.0)  # what a later version might add
+    after = plan(base, RANGES, ["block4_conv2"], 3, 7, 20, "out")
+    assert after[0].settings["some_future_setting"] == 1.0 and [e.id for e in after] == before
+    assert plan({**base, "some_future_setting": 2.0}, RANGES, ["block4_conv2"], 3, 7, 20, "out")[0].id != before[0]
+
+
 def test_render_one_experiment_at_another_size(first_sweep, tiny_images):
     out, _ = first_sweep
     name = experiment_folders(out)[0]

@@ -15,7 +15,7 @@ from typing import Any
 from .atomic import write_atomic
 from .errors import SettingsError
 from .images import describe, is_in_memory
-from .settings import label
+from .settings import DEFAULTS, label
 
 RECORD = "settings.json"
 # Keys that do not change the pictures, so they may differ between runs into one folder.
@@ -70,7 +70,8 @@ def read_record(path: str) -> dict[str, Any]:
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     def essential(record: dict[str, Any]) -> dict[str, Any]:
-        values = {k: v for k, v in record.get("settings", {}).items() if k not in NEUTRAL_KEYS}
+        # A record from an older version lacks the newer settings: it ran with their defaults.
+        values = {k: v for k, v in {**DEFAULTS, **record.get("settings", {})}.items() if k not in NEUTRAL_KEYS}
         return {**values, "max_evals": record.get("max_evals")}
 
     a, b = essential(old), essential(new)
