@@ -100,7 +100,7 @@ def run_experiment(experiment: Experiment, threads: int | None = None) -> dict[s
     if threads:
         limit_threads(threads)
     from pyimagesearch.nn.conv import NeuralStyle
-    from pyimagesearch.nn.conv.images import write_image
+    from pyimagesearch.nn.conv.images import write_rgb
 
     start = time.perf_counter()
     os.makedirs(experiment.folder, exist_ok=True)
@@ -114,7 +114,7 @@ def run_experiment(experiment: Experiment, threads: int | None = None) -> dict[s
             image = ns.transfer(maxEvals=experiment.max_evals)
     except NeuralStyleError as e:
         return {"id": experiment.id, "error": str(e)}
-    write_image(os.path.join(experiment.folder, FINAL), np.ascontiguousarray(image[..., ::-1]))
+    write_rgb(os.path.join(experiment.folder, FINAL), image)
     return {"id": experiment.id, "loss": ns.losses[-1], "seconds": time.perf_counter() - start}
 
 

@@ -116,6 +116,11 @@ def load_rgb(path: ImageSource, size: tuple[int, int] | None = None) -> np.ndarr
     return np.asarray(image, dtype=np.float32)
 
 
+def write_rgb(path: str, rgb: np.ndarray) -> None:
+    """write_image for an RGB uint8 image (what transfer() returns and callbacks see)."""
+    write_image(path, np.ascontiguousarray(rgb[..., ::-1]))
+
+
 def write_image(path: str, bgr: np.ndarray) -> None:
     """Write a BGR uint8 image atomically, in the format its extension names."""
     suffix = os.path.splitext(path)[1] or ".png"

@@ -23,7 +23,7 @@ from . import losses
 from .colors import luminance_transfer, match_colors
 from .errors import ImageError, NeuralStyleError, NonFiniteLossError, SettingsError
 from .features import build_extractor, check_layers, check_memory, deprocess_bgr, min_side, preprocess_rgb
-from .images import ImageSource, describe, image_size, load_rgb, write_image
+from .images import ImageSource, describe, image_size, load_rgb, write_rgb
 from .outputs import claim_folder, prepare_folder, run_record, write_record
 from .settings import INITS, as_list, label, positive_int, resolve_settings, weights_source
 
@@ -68,7 +68,7 @@ class NeuralStyle:
         self.dims: tuple[int, int] = (0, 0)  # the size being optimised: finalDims but for coarse scales
 
         self.finalDims = output_dims(self.S["input_path"], self.S["max_size"], layers)
-        self._scaleDims = [self._scaled(fraction, layers) for fraction in self.S["scales"] or [1.0]]
+        self._scaleDims = [self._scaled(fraction) for fraction in self.S["scales"] or [1.0]]
         self._loadImages(self.finalDims)  # bad images fail here, before the network loads
         if not (isinstance(self.S["init"], str) and self.S["init"] in INITS):
             image_size(self.S["init"])  # a start image given as a file or array: check it now too
@@ -89,12 +89,12 @@ class NeuralStyle:
 
     # -- one size of the problem ---------------------------------------------------------------
 
-    def _scaled(self, fraction: float, layers: list[str]) -> tuple[int, int]:
+    def _scaled(self, fraction: float) -> tuple[int, int]:
         (h, w) = self.finalDims
         dims = (max(1, round(h * fraction)), max(1, round(w * fraction)))
-        if min(dims) < min_side(layers):
+        if min(dims) < min_side(self._layers):
             raise SettingsError(f"{label('scales')}: scale {fraction:g} makes the image {dims[1]}x{dims[0]} px; "
-                                f"the layers need at least {min_side(layers)} px on each side")
+                                f"the layers need at least {min_side(self._layers)} px on each side")
         return dims
 
     def _loadImages(self, dims: tuple[int, int]) -> None:
@@ -102,7 +102,7 @@ class NeuralStyle:
         (h, w) = dims
         self.contentRGB = load_rgb(self.S["input_path"], size=(w, h))
         self.content = preprocess_rgb(self.contentRGB)
-        self._styleImages = [self._styleRGB(source, self._layers) for source in as_list(self.S["style_path"])]
+        self._styleImages = [self._styleRGB(source) for source in as_list(self.S["style_path"])]
         self.style = preprocess_rgb(self._styleImages[0])  # the chapter's attribute: the (first) style image
 
     def _prepare(self, dims: tuple[int, int]) -> None:
@@ -124,7 +124,7 @@ class NeuralStyle:
 
     # -- images in -----------------------------------------------------------------------
 
-    def _styleRGB(self, source: ImageSource, layers: list[str]) -> np.ndarray:
+    def _styleRGB(self, source: ImageSource) -> np.ndarray:
         # The chapter forces the style image to the content's size; style_size / style_scale
         # keep its own proportions at a chosen scale instead.
         (h, w) = self.dims
@@ -133,9 +133,9 @@ class NeuralStyle:
         size = (w, h) if long_side is None else _shrunk(image_size(source), long_side)
         if long_side is not None:
             key = "style_size" if self.S["style_size"] else "style_scale"
-            if min(size) < min_side(layers):
+            if min(size) < min_side(self._layers):
                 raise ImageError(f"style image '{describe(source)}' would be {size[0]}x{size[1]} px at "
-                                 f"{label(key)}; the layers need at least {min_side(layers)} px on each side")
+                                 f"{label(key)}; the layers need at least {min_side(self._layers)} px on each side")
             check_memory(describe(source), size[1], size[0], "style image", key)
         rgb = load_rgb(source, size=size)
         if self.S["preserve_colors"] == "match":
@@ -292,8 +292,7 @@ class NeuralStyle:
                     step(X, maxEvals)
                 except (KeyboardInterrupt, NonFiniteLossError):
                     if unsaved is not None:  # the last finished iteration goes to disk whatever save_every says
-                        write_image(os.path.join(folder, f"iter_{unsaved[0]}.png"),
-                                    np.ascontiguousarray(unsaved[1][..., ::-1]))
+                        write_rgb(os.path.join(folder, f"iter_{unsaved[0]}.png"), unsaved[1])
                     self._savePartial(i)
                     raise
                 (loss, X, terms) = self._best
@@ -306,7 +305,7 @@ class NeuralStyle:
                 stop = callback is not None and callback(i, image, {"total": float(loss), **terms}) is False
                 unsaved = (i, image)
                 if stop or i == iterations - 1 or (i + 1) % self.S["save_every"] == 0:
-                    write_image(os.path.join(folder, f"iter_{i}.png"), np.ascontiguousarray(image[..., ::-1]))
+                    write_rgb(os.path.join(folder, f"iter_{i}.png"), image)
                     unsaved = None
                 write_record(folder, {**record, "losses": self.losses})
                 if stop:
@@ -348,5 +347,5 @@ class NeuralStyle:
             self._say(f"[INFO] iterations 1-{i} are finished; their images are in '{folder}'")
         if self._best[1] is not None:
             path = os.path.join(folder, f"iter_{i}_partial.png")
-            write_image(path, np.ascontiguousarray(self._picture(self._best[1])[..., ::-1]))
+            write_rgb(path, self._picture(self._best[1]))
             self._say(f"[INFO] iteration {i + 1} stopped early; its best image so far is '{path}'")
