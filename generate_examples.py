@@ -14,6 +14,7 @@ import pyimagesearch  # noqa: F401, I001
 import argparse
 import contextlib
 import io
+import json
 import os
 import sys
 
@@ -101,6 +102,12 @@ def render(args: argparse.Namespace) -> None:
         raise NeuralStyleError(f"--render {args.render}: in sweep folder '{folder}' it {found}")
     args.config = os.path.join(folder, matches[0], "settings.json")
     (settings, max_evals) = apply_flags(SETTINGS, args)
+    with open(args.config, encoding="utf-8") as f:  # readable: apply_flags has just read it
+        preview_size = json.load(f)["settings"].get("max_size")
+    if settings["max_size"] != preview_size and settings["loss_normalization"] == "chapter" and not settings["quiet"]:
+        print(f"[SWEEP] note: {matches[0]} uses loss_normalization 'chapter', whose balance of content and style "
+              "changes with the size, so this render will not look like its preview; sweeps made with "
+              "--loss-normalization size_invariant keep it")
     size = settings["max_size"] or "full"
     settings["output_path"] = os.path.join(folder, matches[0], f"render_{size}")
     NeuralStyle(settings).transfer(maxEvals=max_evals)

@@ -4,7 +4,7 @@
 
 Every panel is the sample pair at the same size, seed and number of evaluations, changing one
 setting from the baseline (the chapter's weights with loss_normalization size_invariant, so
-256 px looks like the chapter's 512 px). The blend panel mixes in a generated stained-glass
+the 256 px panels keep the balance those weights have at full size). The blend panel mixes in a generated stained-glass
 texture, saved beside the figure. Writes docs/options.jpg and prints each run's final loss and time.
 """
 

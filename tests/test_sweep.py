@@ -203,6 +203,7 @@ def test_render_one_experiment_at_another_size(first_sweep, tiny_images):
         assert again["settings"][key] == original["settings"][key]
     assert again["max_evals"] == original["max_evals"] and again["settings"]["iterations"] == 2
     assert experiment_folders(out) == sorted(finals(out))  # the sweep itself is untouched
+    assert "uses loss_normalization 'chapter'" in done.stdout  # a chapter-mode preview changes with size
 
 
 def test_render_of_an_unknown_experiment_says_so(first_sweep):

@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "content_weight": 1.0,
     "style_weight": 100.0,
     "tv_weight": 10.0,
-    # "chapter": the chapter's formulas; "size_invariant": its loss as at 512x384 px at every size.
+    # "chapter": the chapter's formulas; "size_invariant": terms that keep their balance at every size.
     "loss_normalization": "chapter",
     "preserve_colors": "none",
     # The start image: "noise" (the chapter's), "content", "style", or an image path / array.
@@ -76,8 +76,8 @@ HELP: dict[str, str] = {
     "content_weight": "weight of the content loss",
     "style_weight": "weight of the style loss (mean over style layers)",
     "tv_weight": "weight of the total-variation (smoothness) loss",
-    "loss_normalization": "'chapter' (its formulas) or 'size_invariant' (its loss as at 512x384 px, "
-    "so the same weights keep the same balance at other sizes)",
+    "loss_normalization": "'chapter' (its formulas) or 'size_invariant' (content, style and TV "
+    "measured so that the same weights keep the same balance at every size)",
     "preserve_colors": "'none', 'luminance' (the output takes the content's chroma) or 'match' "
     "(the style image is recoloured to the content's colour statistics first)",
     "init": "start image: 'noise' (the chapter's), 'content', 'style', or an image path",
