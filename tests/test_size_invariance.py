@@ -61,10 +61,12 @@ def test_size_invariant_gradient_matches_finite_differences(tiny_images, tmp_pat
     X = rng.uniform(0, 255, (1, *ns.dims, 3)).ravel() - 128
     loss, grad = ns.lossAndGrads(X)
     assert loss == pytest.approx(sum(ns.lastTerms.values()), rel=1e-6)
+    # Steps along the gradient's signs on random halves of the pixels: a change large enough to
+    # stand above float32 rounding of a ~1e12 loss (random +-1 directions mostly cancel out).
     for _ in range(3):
-        d = rng.choice([-1.0, 1.0], size=X.shape)
+        d = np.sign(grad) * (rng.random(X.shape) < 0.5)
         numeric = (ns.loss(X + 0.05 * d) - ns.loss(X - 0.05 * d)) / 0.1
-        assert numeric == pytest.approx(grad @ d, rel=2e-2)
+        assert numeric == pytest.approx(grad @ d, rel=5e-3)
 
 
 def terms(paths: dict[str, str], mode: str) -> dict[str, float]:
