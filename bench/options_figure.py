@@ -3,9 +3,10 @@
     python bench/options_figure.py --size 256 --iterations 10
 
 Every panel is the sample pair at the same size, seed and number of evaluations, changing one
-setting from the baseline (the chapter's weights with loss_normalization size_invariant, so
-the 256 px panels keep the balance those weights have at full size). The blend panel mixes in a generated stained-glass
-texture, saved beside the figure. Writes docs/options.jpg and prints each run's final loss and time.
+setting from the baseline (the chapter's weights with loss_normalization size_invariant, so the
+256 px panels keep the balance those weights have at full size). The blend panel mixes in a
+generated stained-glass texture, saved beside the figure. Writes docs/options.jpg and prints each
+run's final loss and time.
 """
 
 import argparse
