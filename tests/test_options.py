@@ -49,6 +49,10 @@ def test_init_content_style_and_path_start_from_those_pixels(tiny_images, tmp_pa
     start = by_path.deprocess(by_path._startImage())[..., ::-1]  # the style image at the output's size
     expected = load_rgb(tiny_images["style_path"], size=(ns.dims[1], ns.dims[0]))
     assert np.abs(start.astype(float) - expected).max() <= 1
+    # With preserve_colors match the start is the painting in the photo's colours, as its targets are.
+    matched = make(tiny_images, tmp_path / "m", init="style", preserve_colors="match")
+    start = matched.deprocess(matched._startImage())[..., ::-1]
+    assert np.abs(start.astype(float) - match_colors(expected, matched.contentRGB)).max() <= 1
 
 
 def test_init_content_reaches_a_lower_loss_in_the_same_evaluations(tiny_images, tmp_path):

@@ -137,10 +137,12 @@ class NeuralStyle:
                 raise ImageError(f"style image '{describe(source)}' would be {size[0]}x{size[1]} px at "
                                  f"{label(key)}; the layers need at least {min_side(self._layers)} px on each side")
             check_memory(describe(source), size[1], size[0], "style image", key)
+        return self._loadStyle(source, size)
+
+    def _loadStyle(self, source: ImageSource, size: tuple[int, int]) -> np.ndarray:
+        # Every use of a style image sees it in the colours the run paints with.
         rgb = load_rgb(source, size=size)
-        if self.S["preserve_colors"] == "match":
-            rgb = match_colors(rgb, self.contentRGB)
-        return rgb
+        return match_colors(rgb, self.contentRGB) if self.S["preserve_colors"] == "match" else rgb
 
     def _styleTargets(self, styles: list[np.ndarray], outputFeatures: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         # A Gram matrix sums over pixels, so a style image of another size is rescaled to the
@@ -166,10 +168,7 @@ class NeuralStyle:
         if isinstance(init, str) and init == "content":
             return self.content.astype(np.float64)
         if isinstance(init, str) and init == "style":
-            rgb = load_rgb(as_list(self.S["style_path"])[0], size=(w, h))
-            if self.S["preserve_colors"] == "match":
-                rgb = match_colors(rgb, self.contentRGB)
-            return preprocess_rgb(rgb).astype(np.float64)
+            return preprocess_rgb(self._loadStyle(as_list(self.S["style_path"])[0], (w, h))).astype(np.float64)
         return self.preprocess(init).astype(np.float64)
 
     # -- the chapter's helpers ------------------------------------------------------------
