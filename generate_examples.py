@@ -14,12 +14,12 @@ import pyimagesearch  # noqa: F401, I001
 import argparse
 import contextlib
 import io
-import json
 import os
 import sys
 
 from pyimagesearch.cli import apply_flags, run, settings_parser
 from pyimagesearch.nn.conv.errors import NeuralStyleError
+from pyimagesearch.nn.conv.outputs import read_record
 from pyimagesearch.nn.conv.settings import DEFAULTS
 
 # A sweep's defaults: the chapter's, with shorter runs so that a dozen fit in an evening.
@@ -102,8 +102,7 @@ def render(args: argparse.Namespace) -> None:
         raise NeuralStyleError(f"--render {args.render}: in sweep folder '{folder}' it {found}")
     args.config = os.path.join(folder, matches[0], "settings.json")
     (settings, max_evals) = apply_flags(SETTINGS, args)
-    with open(args.config, encoding="utf-8") as f:  # readable: apply_flags has just read it
-        preview_size = json.load(f)["settings"].get("max_size")
+    preview_size = read_record(args.config)["settings"].get("max_size")
     if settings["max_size"] != preview_size and settings["loss_normalization"] == "chapter" and not settings["quiet"]:
         print(f"[SWEEP] note: {matches[0]} uses loss_normalization 'chapter', whose balance of content and style "
               "changes with the size, so this render will not look like its preview; sweeps made with "
