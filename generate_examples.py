@@ -8,19 +8,20 @@ log.txt), and index.html + contact_sheet.jpg show them all. Run the same command
 stop: finished experiments are kept and skipped. Every style_transfer.py flag works here too.
 """
 
-# pyimagesearch comes first on purpose: it pins Keras to the TensorFlow backend before keras loads.
-import pyimagesearch  # noqa: F401, I001
+# pyimagesearch comes first on purpose: it asks Keras for the TensorFlow backend before keras loads,
+# and TensorFlow starts with its native start-up log held back (pyimagesearch/runtime.py).
+from pyimagesearch.runtime import start_tensorflow  # noqa: I001
 
-import argparse
-import contextlib
-import io
-import os
-import sys
+start_tensorflow()
 
-from pyimagesearch.cli import apply_flags, run, settings_parser
-from pyimagesearch.nn.conv.errors import NeuralStyleError
-from pyimagesearch.nn.conv.outputs import read_record
-from pyimagesearch.nn.conv.settings import DEFAULTS
+import argparse  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+from pyimagesearch.cli import apply_flags, run, settings_parser  # noqa: E402
+from pyimagesearch.nn.conv.errors import NeuralStyleError  # noqa: E402
+from pyimagesearch.nn.conv.run_folder import read_record  # noqa: E402
+from pyimagesearch.nn.conv.settings import DEFAULTS  # noqa: E402
 
 # A sweep's defaults: the chapter's, with shorter runs so that a dozen fit in an evening.
 SETTINGS = {**DEFAULTS, "output_path": "output/sweep", "iterations": 10}
@@ -53,7 +54,7 @@ def parser():
 
 def main(argv: list[str] | None = None) -> None:
     from pyimagesearch.gallery import write_gallery
-    from pyimagesearch.nn.conv import NeuralStyle
+    from pyimagesearch.nn.conv.run_plan import plan_run
     from pyimagesearch.sweep import RANGES, check_range, check_workers, plan, run_sweep
 
     args = parser().parse_args(argv)
@@ -73,11 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     experiments = plan(base, ranges, args.content_layers or [base["content_layer"]], args.experiments,
                        args.sweep_seed, max_evals, folder)
 
-    # One NeuralStyle on the sweep folder checks every file and setting before any work starts.
-    for layer in dict.fromkeys(e.settings["content_layer"] for e in experiments):
-        first = next(e for e in experiments if e.settings["content_layer"] == layer)
-        with contextlib.redirect_stdout(io.StringIO()):
-            NeuralStyle({**first.settings, "output_path": folder})
+    # Every experiment's files and settings are checked before any work starts (no network needed).
+    for experiment in experiments:
+        plan_run({**experiment.settings, "output_path": folder})
 
     try:
         results = run_sweep(experiments, workers=args.workers, ray_address=args.ray_address)

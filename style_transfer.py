@@ -7,13 +7,18 @@ Edit SETTINGS below, or override any of its keys with a flag (see --help), then 
 To make an earlier result again: python style_transfer.py --config output/settings.json
 """
 
-# pyimagesearch comes first on purpose: it pins Keras to the TensorFlow backend before keras loads.
-from pyimagesearch.nn.conv import NeuralStyle  # noqa: I001
-from keras.applications import VGG19
+# pyimagesearch comes first on purpose: it asks Keras for the TensorFlow backend before keras loads,
+# and TensorFlow starts with its native start-up log held back (pyimagesearch/runtime.py).
+from pyimagesearch.runtime import start_tensorflow  # noqa: I001
 
-import sys
+start_tensorflow()
 
-from pyimagesearch.cli import apply_flags, run, settings_parser
+import sys  # noqa: E402
+
+from keras.applications import VGG19  # noqa: E402
+
+from pyimagesearch.cli import apply_flags, run, settings_parser  # noqa: E402
+from pyimagesearch.nn.conv import NeuralStyle  # noqa: E402
 
 SETTINGS = {
     # content image, style image, and the folder that receives iter_<i>.png

@@ -18,7 +18,7 @@ CHILD = """
 import json, resource, sys, numpy as np
 from pyimagesearch.nn.conv import NeuralStyle
 import pyimagesearch.nn.conv.features as features
-features.check_memory = lambda *a: None  # measuring the very thing the check estimates
+features.available_memory = lambda: 2**50  # measuring the very thing the memory check estimates
 ns = NeuralStyle({"input_path": sys.argv[3], "max_size": int(sys.argv[1]), "output_path": sys.argv[2],
                   "iterations": 1})
 X = np.random.uniform(0, 255, (1, *ns.dims, 3)).ravel() - 128

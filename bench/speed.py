@@ -82,7 +82,7 @@ def chapter_evaluation(ns: NeuralStyle):
     layers = [CONTENT_LAYER, *STYLE_LAYERS]
     model = keras.Model(vgg.input, {name: vgg.get_layer(name).output for name in layers})
     content, style = tf.constant(ns.content), tf.constant(ns.style)
-    cw, sw, tw = ns._weights
+    cw, sw, tw = ns.objective.weights
 
     def loss(x):
         feats = model(tf.concat([content, style, x], axis=0))
@@ -108,7 +108,7 @@ def chapter_evaluation(ns: NeuralStyle):
 
 def xla_evaluation(ns: NeuralStyle):
     (h, w) = ns.dims
-    fused = tf.function(ns._lossTerms, jit_compile=True)
+    fused = tf.function(ns.stage.evaluate.python_function, jit_compile=True)
 
     def evaluate(X):
         total, grad, _ = fused(tf.constant(X.reshape(1, h, w, 3), tf.float32))

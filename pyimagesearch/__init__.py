@@ -2,7 +2,6 @@
 
 import os
 
-# The port is written against TensorFlow; Keras 3 picks its backend once, at first import.
-os.environ["KERAS_BACKEND"] = "tensorflow"
-# TensorFlow's C++ start-up chatter buries the lines our users need to read.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The port is written against TensorFlow, and Keras 3 picks its backend once, at its first import:
+# ask for TensorFlow unless the user chose otherwise (NeuralStyle then says it needs TensorFlow).
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -8,21 +8,9 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
-from pyimagesearch.nn.conv.colors import PRESERVE_COLORS
 from pyimagesearch.nn.conv.errors import NeuralStyleError
-from pyimagesearch.nn.conv.outputs import read_record
-from pyimagesearch.nn.conv.settings import DEFAULTS, HELP, NETS, NORMALIZATIONS, OPTIMIZERS, POOLINGS
-
-_TYPES: dict[str, Any] = {"content_weight": float, "style_weight": float, "tv_weight": float,
-                          "learning_rate": float, "style_scale": float,
-                          "iterations": int, "max_size": int, "style_size": int, "save_every": int, "seed": int}
-_CHOICES: dict[str, tuple[str, ...]] = {"loss_normalization": NORMALIZATIONS, "pooling": POOLINGS,
-                                        "optimizer": OPTIMIZERS, "preserve_colors": PRESERVE_COLORS}
-# Keys that take several values: flag -> (metavar, type).
-_LISTS: dict[str, tuple[str, Any]] = {"style_path": ("PATH", str), "content_layer": ("LAYER", str),
-                                      "style_layers": ("LAYER", str), "style_blend_weights": ("W", float),
-                                      "content_layer_weights": ("W", float), "style_layer_weights": ("W", float),
-                                      "scales": ("S", float)}
+from pyimagesearch.nn.conv.run_folder import read_record
+from pyimagesearch.nn.conv.settings import ROWS, SCHEMA
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -45,22 +33,20 @@ def settings_parser(settings: Mapping[str, Any], description: str | None = None,
                     skip: Sequence[str] = ()) -> argparse.ArgumentParser:
     """A parser with one flag per SETTINGS key (`_` becomes `-`) but those in skip; each overrides its key."""
     parser = _Parser(description=description, formatter_class=_Formatter)
-    for key in DEFAULTS:
-        if key in skip:
+    for row in SCHEMA:
+        if row.key in skip:
             continue
-        kwargs: dict[str, Any] = {"dest": key, "default": argparse.SUPPRESS,
-                                  "help": f"{HELP[key]} (SETTINGS: {_shown(settings.get(key, DEFAULTS[key]))})"}
-        if key in _LISTS:
-            kwargs.update(nargs="+", metavar=_LISTS[key][0], type=_LISTS[key][1])
-        elif key in ("overwrite", "quiet"):
+        kwargs: dict[str, Any] = {"dest": row.key, "default": argparse.SUPPRESS,
+                                  "help": f"{row.help} (SETTINGS: {_shown(settings.get(row.key, row.default))})"}
+        if row.many:
+            kwargs.update(nargs="+", metavar=row.many, type=row.type)
+        elif isinstance(row.default, bool):
             kwargs.update(action=argparse.BooleanOptionalAction)
-        elif key == "net":
-            kwargs.update(choices=NETS, type=str.upper)
-        elif key in _CHOICES:
-            kwargs.update(choices=_CHOICES[key])
+        elif row.choices:
+            kwargs.update(choices=row.choices, type=row.type)
         else:
-            kwargs.update(type=_TYPES.get(key, str), metavar=key.split("_")[-1].upper())
-        parser.add_argument(f"--{key.replace('_', '-')}", **kwargs)
+            kwargs.update(type=row.type, metavar=row.key.split("_")[-1].upper())
+        parser.add_argument(f"--{row.key.replace('_', '-')}", **kwargs)
     parser.add_argument("--max-evals", type=int, default=argparse.SUPPRESS, metavar="N",
                         help="L-BFGS loss evaluations per iteration (default: 20)")
     parser.add_argument("--config", metavar="SETTINGS_JSON",
@@ -77,9 +63,9 @@ def apply_flags(settings: Mapping[str, Any], args: argparse.Namespace) -> tuple[
         settings.update(record["settings"])
         max_evals = record.get("max_evals", max_evals)
     for key, value in vars(args).items():
-        if key in DEFAULTS:
+        if key in ROWS:
             # One style image or content layer reads as the chapter writes it: a plain string.
-            single = key in ("style_path", "content_layer") and len(value) == 1
+            single = ROWS[key].many and isinstance(ROWS[key].default, str) and len(value) == 1
             settings[key] = value[0] if single else value
     return settings, getattr(args, "max_evals", max_evals)
 

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from pyimagesearch.nn.conv.errors import NeuralStyleError, SettingsError
-from pyimagesearch.nn.conv.outputs import NEUTRAL_KEYS
-from pyimagesearch.nn.conv.settings import DEFAULTS, resolve_settings, weights_source
+from pyimagesearch.nn.conv.settings import DEFAULTS, NEUTRAL_KEYS, resolve_settings, weights_source
 
 FINAL = "final.png"
 # Log-uniform ranges around the chapter's 1 / 100 / 10.
@@ -85,7 +85,7 @@ def plan(base: dict[str, Any], ranges: dict[str, tuple[float, float]], content_l
 def limit_threads(threads: int) -> None:
     """Cap TensorFlow's threads, so that N workers on one machine share its cores instead of fighting."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    from pyimagesearch.nn.conv.runtime import start_tensorflow
+    from pyimagesearch.runtime import start_tensorflow
 
     start_tensorflow()
     import tensorflow as tf
@@ -96,7 +96,11 @@ def limit_threads(threads: int) -> None:
 
 
 def run_experiment(experiment: Experiment, threads: int | None = None) -> dict[str, Any]:
-    """Run one experiment into its folder (its log in log.txt); final.png is written last, atomically."""
+    """Run one experiment into its folder (its log in log.txt); final.png is written last, atomically.
+
+    Whatever goes wrong inside (a bad setting, or a bug of ours) fails this experiment only: the
+    result says so, the traceback goes to its log.txt, and the sweep goes on with the others.
+    """
     if threads:
         limit_threads(threads)
     from pyimagesearch.nn.conv import NeuralStyle
@@ -106,14 +110,18 @@ def run_experiment(experiment: Experiment, threads: int | None = None) -> dict[s
     os.makedirs(experiment.folder, exist_ok=True)
     for stale in glob.glob(os.path.join(glob.escape(experiment.folder), "iter_*.png")):
         os.remove(stale)  # an unfinished earlier attempt: start over
-    try:
-        # Line-buffered, so `tail -f log.txt` follows a running experiment.
-        with open(os.path.join(experiment.folder, "log.txt"), "w", buffering=1) as log, \
-                contextlib.redirect_stdout(log):
-            ns = NeuralStyle(experiment.settings)
-            image = ns.transfer(maxEvals=experiment.max_evals)
-    except NeuralStyleError as e:
-        return {"id": experiment.id, "error": str(e)}
+    # Line-buffered, so `tail -f log.txt` follows a running experiment.
+    with open(os.path.join(experiment.folder, "log.txt"), "w", buffering=1) as log:
+        try:
+            with contextlib.redirect_stdout(log):
+                ns = NeuralStyle(experiment.settings)
+                image = ns.transfer(maxEvals=experiment.max_evals)
+        except NeuralStyleError as e:
+            print(f"error: {e}", file=log)
+            return {"id": experiment.id, "error": str(e)}
+        except Exception as e:  # not KeyboardInterrupt: Ctrl-C stops the whole sweep
+            traceback.print_exc(file=log)
+            return {"id": experiment.id, "error": f"{type(e).__name__}: {e} (traceback in its log.txt)"}
     write_rgb(os.path.join(experiment.folder, FINAL), image)
     return {"id": experiment.id, "loss": ns.losses[-1], "seconds": time.perf_counter() - start}
 

@@ -42,10 +42,28 @@ def test_flags_override_settings():
     assert style_transfer.SETTINGS["iterations"] == 50  # the module's dict is not changed
 
 
-def test_every_setting_has_a_flag():
-    help_text = settings_parser(style_transfer.SETTINGS).format_help()
-    for key in DEFAULTS:
-        assert f"--{key.replace('_', '-')}" in help_text
+def sample_flag(row) -> tuple[list[str], object]:
+    """A flag setting row's key to a value other than its default: (argv, the value expected)."""
+    flag = f"--{row.key.replace('_', '-')}"
+    if isinstance(row.default, bool):
+        return [flag], True
+    if row.choices:
+        return [flag, row.choices[-1]], row.choices[-1]
+    one = {int: "3", float: "0.5"}.get(row.type, "x.png")
+    if row.many:
+        return [flag, one, one], [row.type(one)] * 2
+    return [flag, one], row.type(one)
+
+
+@pytest.mark.parametrize("key", list(DEFAULTS))
+def test_every_setting_has_its_own_flag(key):
+    """Parsed, not searched for in the help text (where --content-layer is in --content-layer-weights)."""
+    from pyimagesearch.nn.conv.settings import ROWS
+
+    argv, expected = sample_flag(ROWS[key])
+    settings, _ = parse(argv)
+    changed = {k: v for k, v in settings.items() if v != style_transfer.SETTINGS.get(k)}
+    assert changed == {key: expected}
 
 
 def test_flags_of_the_settings_beyond_the_chapter():
@@ -139,24 +157,6 @@ def test_progress_bar_on_a_terminal(tiny_images, tmp_path):
     assert "[INFO] end of iteration 2" in screen
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--input-path", "missing.jpg"], ["missing.jpg", "does not exist"]),
-    (["--iterations", "0"], ["iterations", ">= 1"]),
-    (["--style-layers", "block9_conv1"], ["block9_conv1", "valid layers"]),
-    (["--max-evals", "0"], ["max-evals"]),
-])
-def test_driver_reports_bad_input_in_one_line(tiny_images, tmp_path, argv, words):
-    base = ["--input-path", tiny_images["input_path"], "--style-path", tiny_images["style_path"],
-            "--output-path", str(tmp_path / "o")]
-    done = run_driver(*base, *argv)
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    error = done.stderr.strip().splitlines()
-    assert len(error) == 1 and error[0].startswith("error: "), done.stderr
-    for word in words:
-        assert word in error[0]
-
-
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_keeps_finished_iterations(tiny_images, tmp_path, sig, status):
     out = tmp_path / "run"
@@ -194,3 +194,43 @@ def test_system_errors_are_one_line_too(capsys):
 
     assert run(main, []) == 1
     assert capsys.readouterr().err == "error: [Errno 28] No space left on device: 'output/iter_3.png'\n"
+
+
+def test_importing_the_library_changes_nothing_outside_it():
+    """No side effects at import: a chosen KERAS_BACKEND stays, TensorFlow's log settings stay."""
+    code = ("import os; import pyimagesearch.nn.conv; "
+            "print(os.environ['KERAS_BACKEND'], os.environ.get('TF_CPP_MIN_LOG_LEVEL'))")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**env, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["jax", "None"]
+    unset = subprocess.run([sys.executable, "-c", code.replace("conv;", "conv; pyimagesearch.nn.conv.NeuralStyle;")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300,
+                           env={k: v for k, v in env.items() if k != "KERAS_BACKEND"})
+    assert unset.stdout.split() == ["tensorflow", "None"]  # set only when unset, and TensorFlow loaded quietly
+
+
+@pytest.mark.parametrize("script", ["style_transfer.py", "generate_examples.py"])
+def test_another_keras_backend_is_one_clear_error(tiny_images, tmp_path, script):
+    done = subprocess.run([sys.executable, script, "--input-path", tiny_images["input_path"],
+                           "--style-path", tiny_images["style_path"], "--output-path", str(tmp_path / "out")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: NeuralStyle needs Keras's TensorFlow backend, but Keras is using 'jax' (KERAS_BACKEND='jax'); "
+        "unset KERAS_BACKEND or set it to tensorflow before Python starts"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_neuralstyle_refuses_keras_on_another_backend(tiny_images, tmp_path, monkeypatch):
+    """In a notebook whose Keras already runs on another backend, the constructor says so first."""
+    import keras
+
+    from pyimagesearch.nn.conv import NeuralStyle, NeuralStyleError
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(NeuralStyleError, match="needs Keras's TensorFlow backend, but Keras is using 'jax'"):
+        NeuralStyle({**tiny_images, "output_path": str(tmp_path / "out")})
+    assert not (tmp_path / "out").exists()

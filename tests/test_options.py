@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pyimagesearch.nn.conv import ImageError, NeuralStyle, SettingsError
+from pyimagesearch.nn.conv import ImageError, NeuralStyle
 from pyimagesearch.nn.conv.colors import luminance_transfer, match_colors, rgb_to_ycbcr, ycbcr_to_rgb
+from pyimagesearch.nn.conv.features import deprocess_bgr
 from pyimagesearch.nn.conv.images import load_rgb
+from pyimagesearch.nn.conv.stage import load_stage, start_image
 
 
 @pytest.fixture(scope="module")
@@ -35,23 +37,23 @@ def test_init_content_starts_lower_than_noise(tiny_images, tmp_path):
     starts = {}
     for init in ("noise", "content"):
         ns = make(tiny_images, tmp_path / init, init=init)
-        starts[init] = (ns.loss(ns._startImage().ravel()), ns.lastTerms)
+        starts[init] = (ns.loss(start_image(ns.S, ns.stage).ravel()), ns.lastTerms)
     assert starts["content"][0] < 0.75 * starts["noise"][0]
     assert starts["content"][1]["content"] == 0.0 and starts["noise"][1]["content"] > 0
 
 
 def test_init_content_style_and_path_start_from_those_pixels(tiny_images, tmp_path, pixels):
     ns = make(tiny_images, tmp_path / "c", init="content")
-    np.testing.assert_array_equal(ns._startImage(), ns.content)
+    np.testing.assert_array_equal(start_image(ns.S, ns.stage), ns.content)
     by_name = make(tiny_images, tmp_path / "s", init="style")
     by_path = make(tiny_images, tmp_path / "p", init=tiny_images["style_path"])
-    np.testing.assert_array_equal(by_name._startImage(), by_path._startImage())
-    start = by_path.deprocess(by_path._startImage())[..., ::-1]  # the style image at the output's size
+    np.testing.assert_array_equal(start_image(by_name.S, by_name.stage), start_image(by_path.S, by_path.stage))
+    start = by_path.deprocess(start_image(by_path.S, by_path.stage))[..., ::-1]  # the style at the output's size
     expected = load_rgb(tiny_images["style_path"], size=(ns.dims[1], ns.dims[0]))
     assert np.abs(start.astype(float) - expected).max() <= 1
     # With preserve_colors match the start is the painting in the photo's colours, as its targets are.
     matched = make(tiny_images, tmp_path / "m", init="style", preserve_colors="match")
-    start = matched.deprocess(matched._startImage())[..., ::-1]
+    start = matched.deprocess(start_image(matched.S, matched.stage))[..., ::-1]
     assert np.abs(start.astype(float) - match_colors(expected, matched.contentRGB)).max() <= 1
 
 
@@ -136,8 +138,29 @@ def test_scales_run_coarse_to_fine(tiny_images, tmp_path):
 
 
 def test_a_scale_too_small_for_the_layers_is_refused(tiny_images, tmp_path):
-    with pytest.raises(SettingsError, match="scales"):
+    with pytest.raises(ImageError, match="scales"):
         make(tiny_images, tmp_path, scales=[0.5, 1])  # block5 needs 32 px; 0.5 of 48 is 24
+
+
+@pytest.mark.parametrize("extra", [{"style_scale": 1.0}, {"init": "STYLE_FILE"}, {"preserve_colors": "match"},
+                                   {"optimizer": "adam"}], ids=["style_scale", "init-image", "match", "adam"])
+def test_scales_work_with_the_other_settings(tiny_images, tmp_path, extra):
+    extra = {k: tiny_images["style_path"] if v == "STYLE_FILE" else v for k, v in extra.items()}
+    ns, final = run(tiny_images, tmp_path, iterations=4, scales=[0.5, 1], **SHALLOW, **extra)
+    sizes = [Image.open(tmp_path / "out" / f"iter_{i}.png").size for i in range(4)]
+    assert sizes == [(32, 24), (32, 24), (64, 48), (64, 48)] and final.shape == (48, 64, 3)
+    assert ns.losses[1] < ns.losses[0] and ns.losses[3] < ns.losses[2]  # each scale improves on its start
+    coarse = load_stage(ns.model, ns.S, ns.objective, (24, 32), ns.finalDims)
+    assert start_image(ns.S, coarse).shape == (1, 24, 32, 3)
+    if "style_scale" in extra:  # the style is drawn relative to each scale's size: 32 px long at 0.5
+        assert coarse.styles[0].shape == (20, 32, 3) and ns.stage.styles[0].shape == (40, 64, 3)
+    if "preserve_colors" in extra:  # each scale's style is recoloured to that scale's photo
+        np.testing.assert_allclose(coarse.styles[0].reshape(-1, 3).mean(axis=0),
+                                   coarse.contentRGB.reshape(-1, 3).mean(axis=0), atol=2.0)
+    if "init" in extra:  # the start image is the file at the coarse size
+        expected = load_rgb(tiny_images["style_path"], size=(32, 24))
+        start = deprocess_bgr(start_image(ns.S, coarse), (24, 32))[..., ::-1]
+        assert np.abs(start.astype(float) - expected).max() <= 1
 
 
 # -- colours ---------------------------------------------------------------------------------
@@ -200,15 +223,9 @@ def test_extractor_stops_at_the_deepest_layer_used(tiny_images, tmp_path):
     assert ns.model.layers[-1].name == "block3_conv1"
 
 
-def test_adam_lowers_the_loss_and_its_step_follows_the_learning_rate(tiny_images, tmp_path):
+def test_adam_lowers_the_loss_over_rounds(tiny_images, tmp_path):
     ns, _ = run(tiny_images, tmp_path / "adam", optimizer="adam", learning_rate=10.0, iterations=3)
     assert ns.losses[2] < ns.losses[1] < ns.losses[0]
-    # Adam's first step moves each pixel by about the learning rate, whatever the gradient's scale.
-    one = make(tiny_images, tmp_path / "step", optimizer="adam", learning_rate=4.0, init="content", iterations=1)
-    start = one._startImage()
-    one.transfer(maxEvals=1)
-    moved = np.abs(np.asarray(one._pixels.numpy(), np.float64) - start)
-    assert np.median(moved) == pytest.approx(4.0, rel=0.05)
 
 
 def test_style_layer_weights_reach_the_loss(tiny_images, tmp_path, rng):
@@ -232,24 +249,39 @@ def test_save_every_writes_every_nth_and_the_last(tiny_images, tmp_path):
 
 def test_ctrl_c_with_save_every_still_keeps_the_last_finished_iteration(tiny_images, tmp_path):
     ns = make(tiny_images, tmp_path, iterations=10, save_every=5)
-    evaluate, lbfgs_round, rounds, calls = ns._evaluate, ns._lbfgsRound, [], []
+    finished, third = [], []
 
-    def counted(X, max_evals):
-        rounds.append(1)
-        calls.clear()
-        return lbfgs_round(X, max_evals)
+    def ctrl_c(loss, terms):  # Ctrl-C at the third iteration's second evaluation
+        if len(finished) == 2:
+            third.append(loss)
+            if len(third) == 2:
+                raise KeyboardInterrupt
 
-    def interrupted(image):  # Ctrl-C at the third iteration's second evaluation
-        calls.append(1)
-        if len(rounds) == 3 and len(calls) == 2:
-            raise KeyboardInterrupt
-        return evaluate(image)
-
-    ns._lbfgsRound, ns._evaluate = counted, interrupted
+    ns.observers.append(ctrl_c)
     with pytest.raises(KeyboardInterrupt):
-        ns.transfer(maxEvals=3)
+        ns.transfer(maxEvals=3, callback=lambda i, image, losses: finished.append(i))
     names = sorted(p.name for p in (tmp_path / "out").glob("iter_*.png"))
     assert names == ["iter_1.png", "iter_2_partial.png"]
+
+
+def test_the_saved_image_is_the_rounds_lowest_loss_not_its_last(tiny_images, tmp_path):
+    # Adam with a large step from the photo overshoots: its first round ends far above its best
+    # evaluation (measured: 5.8x), the photo it started from.
+    ns = make(tiny_images, tmp_path, optimizer="adam", learning_rate=60.0, init="content", iterations=2)
+    rounds = [[]]
+    ns.observers.append(lambda loss, terms: rounds[-1].append(loss))
+
+    def next_round(i, image, losses):
+        assert losses["total"] == min(rounds[-1])
+        rounds.append([])
+
+    ns.transfer(maxEvals=6, callback=next_round)
+    assert ns.losses == [min(r) for r in rounds[:-1]]
+    ended_higher = [i for i, r in enumerate(rounds[:-1]) if r[-1] > 2 * min(r)]
+    assert ended_higher, rounds  # else this run could not tell the best from the last
+    i = ended_higher[0]
+    saved = ns.loss(ns.preprocess(str(tmp_path / "out" / f"iter_{i}.png")).astype(np.float64).ravel())
+    assert abs(saved - min(rounds[i])) < abs(saved - rounds[i][-1])
 
 
 def test_callback_sees_each_iteration_and_can_stop_the_run(tiny_images, tmp_path):
@@ -263,8 +295,6 @@ def test_callback_sees_each_iteration_and_can_stop_the_run(tiny_images, tmp_path
     final = ns.transfer(maxEvals=4, callback=show)
     assert [i for i, _, _ in seen] == [0, 1]
     assert ns.losses == [losses["total"] for _, _, losses in seen]
-    for _, _, losses in seen:
-        assert losses["total"] == pytest.approx(losses["content"] + losses["style"] + losses["tv"], rel=1e-5)
     np.testing.assert_array_equal(final, seen[-1][1])
     saved = np.asarray(Image.open(tmp_path / "out" / "iter_1.png"))
     np.testing.assert_array_equal(saved, final)

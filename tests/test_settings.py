@@ -50,6 +50,10 @@ def test_net_accepts_constructor_or_name(net, name):
     ({"scales": [1, 0.5]}, ["scales", "rise"]),
     ({"scales": [0, 1]}, ["scales"]),
     ({"scales": [0.25, 0.5, 1], "iterations": 2}, ["scales", "iterations", "at least one iteration"]),
+    ({"seed": -1}, ["seed", ">= 0"]),
+    ({"weights": ""}, ["weights", "file path"]),
+    ({"output_path": 3}, ["output_path", "file path"]),
+    ({"loss_normalization": "per_pixel"}, ["loss_normalization", "chapter, size_invariant"]),
 ])
 def test_bad_settings_name_the_key(settings, words):
     with pytest.raises(SettingsError) as e:
@@ -82,10 +86,26 @@ def test_weights_of_another_network_are_refused(tiny_images, tmp_path):
         NeuralStyle({**tiny_images, "output_path": str(tmp_path), "net": "VGG16"})
 
 
-def test_every_default_key_is_documented():
-    from pyimagesearch.nn.conv.settings import HELP
+def test_the_schema_is_the_one_description_of_the_settings():
+    from pyimagesearch.nn.conv.settings import HELP, NEUTRAL_KEYS, SCHEMA
 
-    assert set(HELP) == set(DEFAULTS)
+    keys = [row.key for row in SCHEMA]
+    assert list(DEFAULTS) == keys and list(HELP) == keys and len(set(keys)) == len(keys)
+    assert all(row.help for row in SCHEMA)
+    assert set(NEUTRAL_KEYS) == {"output_path", "overwrite", "quiet", "save_every"}
+    # Every default passes its own check and comes out as itself.
+    assert resolve_settings({}) == DEFAULTS
+
+
+def test_readme_and_the_driver_show_every_setting():
+    import style_transfer
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    for key, default in DEFAULTS.items():
+        assert f"| `{key}` / `--{key.replace('_', '-')}` |" in readme, key
+        value = style_transfer.SETTINGS[key]
+        assert (value.__name__ if key == "net" else value) == default, key
 
 
 def test_new_settings_normalise():

@@ -59,8 +59,7 @@ def test_style_is_the_gram_error_relative_to_the_target(rng):
 def test_size_invariant_gradient_matches_finite_differences(tiny_images, tmp_path, rng):
     ns = NeuralStyle({**tiny_images, "output_path": str(tmp_path), "loss_normalization": "size_invariant"})
     X = rng.uniform(0, 255, (1, *ns.dims, 3)).ravel() - 128
-    loss, grad = ns.lossAndGrads(X)
-    assert loss == pytest.approx(sum(ns.lastTerms.values()), rel=1e-6)
+    grad = ns.grads(X)
     # Steps along the gradient's signs on random halves of the pixels: a change large enough to
     # stand above float32 rounding of a ~1e12 loss (random +-1 directions mostly cancel out).
     for _ in range(3):

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -149,6 +148,8 @@ def test_without_ray_the_flag_says_how_to_get_it(monkeypatch):
     (["--input-path", "nothing.jpg"], ["nothing.jpg", "does not exist"]),
     (["--content-layers", "block4_conv2", "block7_conv1"], ["block7_conv1", "valid layers"]),
     (["--overwrite"], ["unrecognized arguments: --overwrite"]),
+    (["--weights", "nowhere.h5"], ["nowhere.h5", "does not exist"]),
+    (["--style-size", "20"], ["style image", "style_size", "at least 32 px"]),
 ])
 def test_bad_input_stops_before_any_work(tiny_images, tmp_path, argv, words):
     done = sweep(tiny_images, tmp_path / "bad", *argv)
@@ -160,31 +161,63 @@ def test_bad_input_stops_before_any_work(tiny_images, tmp_path, argv, words):
     assert not (tmp_path / "bad").exists() or not experiment_folders(tmp_path / "bad")
 
 
-def test_plan_is_stable_and_extends():
+def test_an_unexpected_error_fails_one_experiment_and_the_sweep_goes_on(tiny_images, tmp_path, monkeypatch):
+    from pyimagesearch.nn.conv.neuralstyle import NeuralStyle
+    from pyimagesearch.sweep import run_sweep
+
+    experiments = plan({**tiny_images, "iterations": 1}, RANGES, ["block4_conv2"], 3, 0, 2, str(tmp_path))
+    transfer = NeuralStyle.transfer
+
+    def buggy(self, maxEvals=20, callback=None):  # a bug of ours, in the second experiment only
+        if self.S["output_path"] == experiments[1].folder:
+            raise ZeroDivisionError("division by zero")
+        return transfer(self, maxEvals, callback)
+
+    monkeypatch.setattr(NeuralStyle, "transfer", buggy)
+    lines = []
+    results = run_sweep(experiments, report=lines.append)
+    assert [r["id"] for r in results] == [e.id for e in experiments]
+    assert results[1] == {"id": experiments[1].id,
+                          "error": "ZeroDivisionError: division by zero (traceback in its log.txt)"}
+    assert "error" not in results[0] and "error" not in results[2]
+    assert [e.done for e in experiments] == [True, False, True]
+    log = (Path(experiments[1].folder) / "log.txt").read_text()
+    assert "Traceback" in log and "ZeroDivisionError: division by zero" in log
+    assert f"3/3 {experiments[2].describe()}: loss" in lines[-1]
+    assert "FAILED: ZeroDivisionError" in lines[2]
+
+
+def test_plan_is_stable_and_extends(tmp_path):
     base = {"input_path": "a.jpg", "style_path": "b.jpg", "weights": "w.h5"}
     ranges = {"content_weight": (1.0, 1.0), "style_weight": (10.0, 1000.0), "tv_weight": (1.0, 100.0)}
-    three = plan(base, ranges, ["block4_conv2", "block5_conv2"], 3, 7, 20, "out")
-    five = plan(base, ranges, ["block4_conv2", "block5_conv2"], 5, 7, 20, "out")
+    out = str(tmp_path / "out")
+    three = plan(base, ranges, ["block4_conv2", "block5_conv2"], 3, 7, 20, out)
+    five = plan(base, ranges, ["block4_conv2", "block5_conv2"], 5, 7, 20, out)
     assert [e.id for e in five[:3]] == [e.id for e in three]
     assert len({e.id for e in five}) == 5
     assert all(e.settings["content_weight"] == 1.0 for e in five)  # a fixed value stays fixed
     assert {e.settings["content_layer"] for e in plan(base, ranges, ["block4_conv2", "block5_conv2"], 20, 7, 20,
-                                                      "out")} == {"block4_conv2", "block5_conv2"}
-    other = plan(base, ranges, ["block4_conv2"], 3, 8, 20, "out")
+                                                      out)} == {"block4_conv2", "block5_conv2"}
+    other = plan(base, ranges, ["block4_conv2"], 3, 8, 20, out)
     assert {e.id for e in other}.isdisjoint(e.id for e in three)
-    assert five[0].folder == os.path.join("out", five[0].id)
-    shutil.rmtree("out", ignore_errors=True)
+    assert five[0].folder == os.path.join(out, five[0].id)
+    assert not os.path.exists(out)  # planning writes nothing
 
 
-def test_a_new_setting_at_its_default_keeps_the_experiment_names(monkeypatch):
-    from pyimagesearch.nn.conv.settings import DEFAULTS
+def test_a_new_setting_at_its_default_keeps_the_experiment_names(monkeypatch, tmp_path):
+    from pyimagesearch.nn.conv import settings
+    from pyimagesearch.nn.conv.settings import DEFAULTS, Setting
 
     base = {"input_path": "a.jpg", "style_path": "b.jpg", "weights": "w.h5"}
-    before = [e.id for e in plan(base, RANGES, ["block4_conv2"], 3, 7, 20, "out")]
-    monkeypatch.setitem(DEFAULTS, "some_future_setting", 1.0)  # what a later version might add
-    after = plan(base, RANGES, ["block4_conv2"], 3, 7, 20, "out")
+    out = str(tmp_path / "out")
+    before = [e.id for e in plan(base, RANGES, ["block4_conv2"], 3, 7, 20, out)]
+    future = Setting("some_future_setting", 1.0, "what a later version might add", lambda key, value: value)
+    monkeypatch.setattr(settings, "SCHEMA", (*settings.SCHEMA, future))
+    monkeypatch.setitem(settings.ROWS, future.key, future)
+    monkeypatch.setitem(DEFAULTS, future.key, future.default)
+    after = plan(base, RANGES, ["block4_conv2"], 3, 7, 20, out)
     assert after[0].settings["some_future_setting"] == 1.0 and [e.id for e in after] == before
-    assert plan({**base, "some_future_setting": 2.0}, RANGES, ["block4_conv2"], 3, 7, 20, "out")[0].id != before[0]
+    assert plan({**base, "some_future_setting": 2.0}, RANGES, ["block4_conv2"], 3, 7, 20, out)[0].id != before[0]
 
 
 def test_render_one_experiment_at_another_size(first_sweep, tiny_images):

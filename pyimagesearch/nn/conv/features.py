@@ -1,4 +1,4 @@
-"""The one place that builds the VGG feature extractor and loads its weights."""
+"""The one place that builds the VGG feature extractor and loads its weights, and what it needs of images."""
 
 from __future__ import annotations
 
@@ -8,11 +8,19 @@ import h5py
 import keras
 import numpy as np
 
-from .errors import ImageError, SettingsError, WeightsError
+from .errors import ImageError, SettingsError, WeightsError, backend_error
 from .settings import WEIGHTS_ENV, label
 
 CONSTRUCTORS = {"VGG19": keras.applications.VGG19, "VGG16": keras.applications.VGG16}
-_CONV_LAYERS = {"VGG16": 13, "VGG19": 16}
+# Convolutions per block; each block ends with blockN_pool. keras.applications names them so.
+_BLOCKS = {"VGG16": (2, 2, 3, 3, 3), "VGG19": (2, 2, 4, 4, 4)}
+_CONV_LAYERS = {net: sum(blocks) for net, blocks in _BLOCKS.items()}
+
+
+def check_backend() -> None:
+    """Refuse, in one clear sentence, a Keras that runs on another backend than TensorFlow."""
+    if keras.backend.backend() != "tensorflow":
+        raise backend_error(keras.backend.backend(), os.environ.get("KERAS_BACKEND"))
 
 
 def _weights_file_problem(path: str, net: str) -> str | None:
@@ -36,21 +44,29 @@ def _weights_file_problem(path: str, net: str) -> str | None:
     return None
 
 
+_WHERE = f"{label('weights')} or ${WEIGHTS_ENV}"
+
+
+def check_weights(net: str, weights: str) -> None:
+    """Refuse a weights file that is missing or visibly not net's, reading the file only (no network)."""
+    if weights == "imagenet":
+        return
+    if not os.path.isfile(weights):
+        raise WeightsError(f"weights file '{weights}' does not exist; check the {_WHERE}")
+    problem = _weights_file_problem(weights, net)
+    if problem:
+        raise WeightsError(f"weights file '{weights}' cannot be used: {problem}")
+
+
 def _load_net(net: str, weights: str) -> keras.Model:
-    where = f"{label('weights')} or ${WEIGHTS_ENV}"
-    if weights != "imagenet":
-        if not os.path.isfile(weights):
-            raise WeightsError(f"weights file '{weights}' does not exist; check the {where}")
-        problem = _weights_file_problem(weights, net)
-        if problem:
-            raise WeightsError(f"weights file '{weights}' cannot be used: {problem}")
+    check_weights(net, weights)
     try:
         return CONSTRUCTORS[net](weights=weights, include_top=False)
     except Exception as e:  # Keras raises bare Exception for a failed download
         if weights == "imagenet":
             raise WeightsError(
                 f"could not download the ImageNet weights for {net} ({e}); "
-                f"point the {where} at a local {net.lower()} no-top .h5 file"
+                f"point the {_WHERE} at a local {net.lower()} no-top .h5 file"
             ) from e
         raise WeightsError(
             f"weights file '{weights}' could not be loaded into {net} without its top "
@@ -59,10 +75,17 @@ def _load_net(net: str, weights: str) -> keras.Model:
         ) from e
 
 
+def layer_names(net: str) -> list[str]:
+    """The layers of net without its top, in order, as keras.applications names them."""
+    names = []
+    for block, convs in enumerate(_BLOCKS[net], start=1):
+        names += [f"block{block}_conv{i}" for i in range(1, convs + 1)] + [f"block{block}_pool"]
+    return names
+
+
 def check_layers(net: str, layers: list[str]) -> None:
     """Raise SettingsError, listing the valid names, for a layer the network does not have."""
-    # A weightless skeleton is cheap and catches a misspelt layer before any download.
-    known = [layer.name for layer in CONSTRUCTORS[net](weights=None, include_top=False).layers[1:]]
+    known = layer_names(net)
     for layer in layers:
         if layer not in known:
             raise SettingsError(f"{net} has no layer '{layer}' (settings 'content_layer' / 'style_layers'); "
@@ -136,19 +159,25 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_memory(path: str, height: int, width: int, what: str = "content image",
-                 setting: str = "max_size") -> None:
-    """Refuse, before any work, an image size whose run would not fit in memory.
+def check_size(what: str, size: tuple[int, int], layers: list[str], setting: str) -> None:
+    """The one check of an image size: big enough for the layers, small enough for the memory.
 
-    Sized for the output; a style image (one forward pass) needs less, so this is cautious there.
+    what names the image and what sized it ("style image 'b.jpg' at setting 'style_size' ..."), size
+    is (w, h), and setting is the key whose lower value would make it fit in memory. The memory is
+    sized for the output; a style image (one forward pass) needs less, so this is cautious there.
     """
-    need = MEMORY_BASE + MEMORY_PER_PIXEL * height * width
+    (width, height) = size
+    need = min_side(layers)
+    if min(width, height) < need:
+        raise ImageError(f"{what} is {width}x{height} px; the layers {', '.join(layers)} "
+                         f"need at least {need} px on each side")
+    memory = MEMORY_BASE + MEMORY_PER_PIXEL * height * width
     have = available_memory()
-    if need <= have:
+    if memory <= have:
         return
     pixels = max(have - MEMORY_BASE, 0) / MEMORY_PER_PIXEL
     fit = int((pixels * max(height, width) / min(height, width)) ** 0.5) // 64 * 64
     gib = 2.0**30
     raise ImageError(
-        f"{what} '{path}' at {width}x{height} px would need about {need / gib:.1f} GiB of memory, "
+        f"{what} at {width}x{height} px would need about {memory / gib:.1f} GiB of memory, "
         f"more than the {have / gib:.1f} GiB available; set {label(setting)} to {fit} or less")

@@ -108,6 +108,13 @@ def image_size(path: ImageSource) -> tuple[int, int]:
     return open_rgb(path).size
 
 
+def scaled_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """(w, h) of an image of size (w, h) drawn with the given long side, keeping its proportions."""
+    (w, h) = size
+    scale = long_side / max(w, h)
+    return (max(1, round(w * scale)), max(1, round(h * scale)))
+
+
 def load_rgb(path: ImageSource, size: tuple[int, int] | None = None) -> np.ndarray:
     """float32 RGB pixels in [0, 255], shape (h, w, 3), resized to size=(w, h) when given."""
     image = open_rgb(path)

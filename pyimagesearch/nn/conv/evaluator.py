@@ -1,0 +1,59 @@
+"""The evaluator: a stage's compiled loss, in the form an optimiser takes.
+
+It turns a flat float64 image into (loss, gradient), refuses non-finite values, and remembers the
+lowest-loss image of the current round and the terms of the last call. Everything else that wants
+to see evaluations (the progress bar, a test) is an observer, called after each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from .errors import NonFiniteLossError
+from .stage import Stage
+
+# observer(loss, terms): after each evaluation, with the total and its weighted terms.
+Observer = Callable[[float, dict[str, float]], None]
+
+
+class Best(NamedTuple):
+    """The lowest loss of a round, the image that had it (flat float64; None before any) and its terms."""
+
+    loss: float
+    image: np.ndarray | None
+    terms: dict[str, float]
+
+
+class Evaluator:
+    """Loss and gradient of one stage for flat float64 images; see the module docstring."""
+
+    def __init__(self, stage: Stage, observers: Sequence[Observer] = ()) -> None:
+        self.stage = stage
+        # A sequence the owner may keep adding to (NeuralStyle shares one list with all its evaluators).
+        self.observers = observers
+        self.lastTerms: dict[str, float] = {}
+        self.best = Best(np.inf, None, {})
+
+    def start_round(self) -> None:
+        """Forget the round's best image: what follows is a new round."""
+        self.best = Best(np.inf, None, {})
+
+    def __call__(self, X: np.ndarray) -> tuple[float, np.ndarray]:
+        image = tf.constant(np.reshape(X, (1, *self.stage.dims, 3)), dtype=tf.float32)
+        total, grad, terms = self.stage.evaluate(image)
+        loss, grad = float(total), grad.numpy().astype(np.float64).ravel()
+        if not (np.isfinite(loss) and np.isfinite(grad).all()):
+            # L-BFGS would quietly hand back its start point; stop and say so instead.
+            raise NonFiniteLossError(
+                f"the loss or its gradient became non-finite (loss {loss}); "
+                "lower content_weight / style_weight / tv_weight or check the input images")
+        self.lastTerms = {name: float(value) for name, value in terms.items()}
+        if loss < self.best.loss:
+            self.best = Best(loss, np.array(X, dtype=np.float64, copy=True).ravel(), self.lastTerms)
+        for observe in self.observers:
+            observe(loss, self.lastTerms)
+        return loss, grad

@@ -1,0 +1,70 @@
+"""Saying what a run is doing: [INFO] lines for logs, and a progress bar on terminals.
+
+The bar counts evaluations (it observes the evaluator) and shows the loss split, elapsed time and
+ETA; the [INFO] lines give each iteration's loss, its time and the ETA of the whole run, so logs
+and notebooks, which get no bar, still see both.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from tqdm import tqdm
+
+
+def say(message: str, quiet: bool = False) -> None:
+    """One [INFO] line on stdout, above a running bar if there is one."""
+    if not quiet:
+        tqdm.write(message, file=sys.stdout)
+
+
+def duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class Progress:
+    """Progress of one transfer(): iterations whose costs (e.g. pixels) are given, max_evals evaluations each."""
+
+    def __init__(self, costs: Sequence[float], max_evals: int, quiet: bool = False) -> None:
+        self.costs, self.max_evals, self.quiet = list(costs), max_evals, quiet
+        # A bar on terminals only (disable=None): logs and notebooks' captured output get the [INFO] lines.
+        self.bar = tqdm(total=len(self.costs) * max_evals, unit="eval", dynamic_ncols=True, leave=False,
+                        disable=True if quiet else None, file=sys.stderr)
+        self._end = 0  # the evaluation count at which the running iteration ends
+        self._started = self._round_started = time.perf_counter()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.bar.close()
+
+    def say(self, message: str) -> None:
+        say(message, self.quiet)
+
+    def evaluated(self, loss: float, terms: dict[str, float]) -> None:
+        """An evaluator's observer: one more evaluation, with its loss split."""
+        # L-BFGS may take a few evaluations past max_evals: the bar counts up to the round's end only.
+        self.bar.update(int(self.bar.n < self._end))
+        self.bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items()}, refresh=False)
+
+    def iteration_started(self, i: int) -> None:
+        self.say(f"[INFO] starting iteration {i + 1} of {len(self.costs)}")
+        self.bar.set_description(f"iteration {i + 1}/{len(self.costs)}", refresh=False)
+        self._end = (i + 1) * self.max_evals
+        self._round_started = time.perf_counter()
+
+    def iteration_ended(self, i: int, loss: float, terms: dict[str, Any]) -> None:
+        self.bar.update(self._end - self.bar.n)  # L-BFGS may also stop short of it
+        now = time.perf_counter()
+        done = sum(self.costs[: i + 1])
+        eta = (now - self._started) / done * (sum(self.costs) - done)
+        self.say(f"[INFO] end of iteration {i + 1}, loss: {loss:.4e} "
+                 f"(content {terms['content']:.3e}, style {terms['style']:.3e}, tv {terms['tv']:.3e}; "
+                 f"{now - self._round_started:.1f} s; ETA {duration(eta)})")

@@ -1,0 +1,144 @@
+"""The run folder: claimed up front, stamped with what made its images, and never left half-written.
+
+settings.json records the settings that made the images beside it (and the loss after each
+iteration), so a later run with other settings is refused instead of silently mixing or
+overwriting them. The folder also decides which iterations reach disk (save_every) and what an
+interrupted run leaves behind: the last finished iteration always, and the unfinished one's best
+image as iter_<i>_partial.png.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import platform
+from typing import Any
+
+import numpy as np
+
+from .atomic import write_atomic
+from .errors import SettingsError
+from .images import describe, is_in_memory, write_rgb
+from .settings import DEFAULTS, NEUTRAL_KEYS, label
+
+RECORD = "settings.json"
+
+
+def prepare_folder(path: str) -> None:
+    """Create the folder if needed and make sure files can be written there."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise SettingsError(f"{label('output_path')}: cannot create folder '{path}' ({e.strerror})") from None
+    if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
+        raise SettingsError(f"{label('output_path')}: folder '{path}' is not writable")
+
+
+def _json_ready(value: Any) -> Any:
+    # Images given as arrays are named by shape and digest: enough to tell runs apart, though
+    # --config cannot replay them (save the array to a file for that).
+    if is_in_memory(value):
+        return describe(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def run_record(settings: Any, maxEvals: int, weights: str) -> dict[str, Any]:
+    """Everything needed to make the same images again, as JSON-ready values; "losses" fills in
+    as the iterations finish."""
+    import keras
+    import tensorflow as tf
+
+    values = {key: _json_ready(value) for key, value in settings.items()}
+    return {"settings": {**values, "weights": weights}, "max_evals": maxEvals,
+            "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                         "keras": keras.__version__}, "losses": []}
+
+
+def read_record(path: str) -> dict[str, Any]:
+    """A settings.json written by an earlier run; SettingsError names the file when it is unusable.
+
+    The project's one reader of settings.json (--config, --render, the gallery, claiming a folder).
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except FileNotFoundError:
+        raise SettingsError(f"config file '{path}' does not exist") from None
+    except (OSError, ValueError) as e:
+        raise SettingsError(f"config file '{path}' is not a readable settings.json ({e})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
+        raise SettingsError(f"config file '{path}' has no \"settings\" object; is it a NeuralStyle settings.json?")
+    return record
+
+
+def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between two records in what shapes the pictures, as "key: old -> new" lines."""
+    def essential(record: dict[str, Any]) -> dict[str, Any]:
+        # A record from an older version lacks the newer settings: it ran with their defaults.
+        values = {k: v for k, v in {**DEFAULTS, **record.get("settings", {})}.items() if k not in NEUTRAL_KEYS}
+        return {**values, "max_evals": record.get("max_evals")}
+
+    a, b = essential(old), essential(new)
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+class RunFolder:
+    """The folder of one transfer(): see the module docstring."""
+
+    def __init__(self, path: str, record: dict[str, Any], save_every: int = 1) -> None:
+        self.path = path
+        self.record = record
+        self.save_every = save_every
+        self.losses: list[float] = []  # the loss at the end of each finished iteration
+        self._unsaved: tuple[int, np.ndarray] | None = None  # a finished iteration that save_every skipped
+
+    def image_path(self, i: int, partial: bool = False) -> str:
+        return os.path.join(self.path, f"iter_{i}{'_partial' if partial else ''}.png")
+
+    def claim(self, overwrite: bool) -> None:
+        """Refuse a folder holding another run's images (unless overwrite), then write settings.json.
+
+        With overwrite, the other run's iter_*.png go first, so no stale image sits beside the new ones.
+        """
+        images = glob.glob(os.path.join(glob.escape(self.path), "iter_*.png"))
+        if images:
+            try:
+                changes = differences(read_record(os.path.join(self.path, RECORD)), self.record)
+            except SettingsError:
+                changes = [f"no readable {RECORD} says what made them"]
+            if changes and not overwrite:
+                raise SettingsError(
+                    f"{label('output_path')}: folder '{self.path}' already holds {len(images)} images of another "
+                    f"run ({'; '.join(changes)}); choose another output_path or set overwrite (--overwrite)")
+            if changes:
+                for image in images:
+                    os.remove(image)
+        self._write_record()
+
+    def keep(self, i: int, image: np.ndarray, loss: float, last: bool = False) -> None:
+        """Iteration i finished with this RGB image: record its loss, write it if it is due (or last)."""
+        self.losses.append(float(loss))
+        self._unsaved = (i, image)
+        if last or (i + 1) % self.save_every == 0:
+            write_rgb(self.image_path(i), image)
+            self._unsaved = None
+        self._write_record()
+
+    def interrupted(self, i: int, partial: np.ndarray | None) -> str | None:
+        """Iteration i stopped early: write the last finished iteration whatever save_every says, and
+        partial (its best image so far, if any) beside, never over, the finished ones; return its path."""
+        if self._unsaved is not None:
+            write_rgb(self.image_path(self._unsaved[0]), self._unsaved[1])
+            self._unsaved = None
+        if partial is None:
+            return None
+        path = self.image_path(i, partial=True)
+        write_rgb(path, partial)
+        return path
+
+    def _write_record(self) -> None:
+        record = {**self.record, "losses": self.losses}
+        write_atomic(os.path.join(self.path, RECORD), (json.dumps(record, indent=2) + "\n").encode("utf-8"))

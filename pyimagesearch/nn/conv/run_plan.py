@@ -1,0 +1,65 @@
+"""A run's plan: its settings checked and its sizes worked out, before any network is loaded.
+
+plan_run() does every check that can fail on a user's input (settings, layer names, images and
+their sizes at every scale, the weights file, the output folder), reading files but never the
+network, so a sweep can check all its experiments in a moment and NeuralStyle fails before
+loading VGG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from .features import check_layers, check_size, check_weights
+from .images import describe, image_size, scaled_size
+from .run_folder import prepare_folder
+from .settings import INITS, as_list, label, resolve_settings, weights_source
+from .stage import style_long_side
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    settings: Mapping[str, Any]  # resolved: defaults filled in, every value checked
+    layers: tuple[str, ...]  # content layer(s), then style layers
+    final_dims: tuple[int, int]  # (h, w) of the picture
+    scale_dims: tuple[tuple[int, int], ...]  # (h, w) of each scale, coarse to fine, ending with final_dims
+
+    def schedule(self) -> list[tuple[int, int]]:
+        """The size each iteration runs at: the iterations split evenly over the scales, the rest to the finest."""
+        share, extra = divmod(self.settings["iterations"], len(self.scale_dims))
+        return [dims for dims in self.scale_dims for _ in range(share)] + [self.final_dims] * extra
+
+
+def plan_run(settings: Mapping[str, Any]) -> RunPlan:
+    """Check everything about a run that can be checked without the network; see the module docstring."""
+    s = resolve_settings(settings)
+    layers = [*as_list(s["content_layer"]), *s["style_layers"]]
+    check_layers(s["net"], layers)
+
+    content = describe(s["input_path"])
+    (w, h) = image_size(s["input_path"])
+    if s["max_size"] is not None and max(w, h) > s["max_size"]:
+        (w, h) = scaled_size((w, h), s["max_size"])
+    check_size(f"content image '{content}'", (w, h), layers, "max_size")
+    scales = []
+    for fraction in s["scales"] or [1.0]:
+        dims = (max(1, round(h * fraction)), max(1, round(w * fraction)))
+        if fraction != 1.0:
+            check_size(f"the image at scale {fraction:g} of {label('scales')}", dims[::-1], layers, "max_size")
+        scales.append(dims)
+    # A style image takes the (checked) output size, unless style_size / style_scale give it its own.
+    key = "style_size" if s["style_size"] else "style_scale"
+    long_sides = sorted({style_long_side(s, dims) for dims in scales} - {None})
+    for source in as_list(s["style_path"]):
+        size = image_size(source)  # also: it is readable
+        for long_side in long_sides:
+            check_size(f"style image '{describe(source)}' at {label(key)}", scaled_size(size, long_side), layers,
+                       key)
+    if not (isinstance(s["init"], str) and s["init"] in INITS):
+        image_size(s["init"])  # a start image given as a file or array
+    check_weights(s["net"], weights_source(s["weights"]))
+    prepare_folder(s["output_path"])
+    return RunPlan(MappingProxyType(s), tuple(layers), scales[-1], tuple(scales))

@@ -1,0 +1,168 @@
+"""A stage: the images and targets of one optimisation problem, held as one immutable value.
+
+A stage is one size of a run (a coarse scale, the final size), and later one tile, video frame or
+region: the content photo at that size (RGB and in VGG space), the style images as used, the
+content activations and style Gram matrices to match, and the compiled function that returns the
+loss and its gradient for an image of that size. That function closes over the stage's own
+tensors, so stages never share or swap state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import losses
+from .colors import match_colors
+from .features import preprocess_rgb
+from .images import ImageSource, image_size, load_rgb, scaled_size
+from .settings import as_list
+
+# image (1, h, w, 3) float32 -> (total loss, its gradient, {"content", "style", "tv": weighted terms})
+LossFunction = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What the loss weighs: the layers and their weights, the three terms' weights, the normalisation."""
+
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+    weights: tuple[float, float, float]  # content, style, TV
+    normalization: str = "chapter"
+    content_layer_weights: tuple[float, ...] | None = None
+    style_layer_weights: tuple[float, ...] | None = None
+
+    @classmethod
+    def from_settings(cls, s: Mapping[str, Any]) -> Objective:
+        def optional(values: Any) -> tuple[float, ...] | None:
+            return None if values is None else tuple(values)
+
+        return cls(tuple(as_list(s["content_layer"])), tuple(s["style_layers"]),
+                   (s["content_weight"], s["style_weight"], s["tv_weight"]), s["loss_normalization"],
+                   optional(s["content_layer_weights"]), optional(s["style_layer_weights"]))
+
+    def terms(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], content_targets: Mapping[str, tf.Tensor],
+              style_grams: Mapping[str, tf.Tensor], final_pixels: int) -> dict[str, tf.Tensor]:
+        return losses.weighted_terms(image, features, dict(content_targets), dict(style_grams), self.weights,
+                                     self.normalization, _listed(self.content_layer_weights),
+                                     _listed(self.style_layer_weights), final_pixels=final_pixels)
+
+
+def _listed(values: tuple[float, ...] | None) -> list[float] | None:
+    return None if values is None else list(values)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One problem to optimise; build it with build_stage()."""
+
+    dims: tuple[int, int]  # (h, w) of the image optimised here
+    contentRGB: np.ndarray  # (h, w, 3) float32 RGB in [0, 255]
+    content: np.ndarray  # the same as a (1, h, w, 3) VGG batch
+    styles: tuple[np.ndarray, ...]  # the style images as used, RGB, each at its own size
+    contentTargets: Mapping[str, tf.Tensor]  # content layer -> activations to match
+    styleGrams: Mapping[str, tf.Tensor]  # style layer -> Gram matrix to match (blended, pixel-count scaled)
+    final_pixels: int  # pixels of the finished picture: a coarser stage's loss is taken as at that size
+    evaluate: LossFunction
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.array(array, copy=True)
+    array.setflags(write=False)
+    return array
+
+
+def style_grams(model: keras.Model, styles: Sequence[np.ndarray], blend: Sequence[float] | None,
+                layers: Sequence[str], output_features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """The Gram matrices to match: each style's, rescaled to the output's pixel count, blended."""
+    # A Gram matrix sums over pixels, so a style image of another size than the output is rescaled
+    # to the output's pixel count per layer; several styles blend their rescaled Grams.
+    blend = blend or [1.0 / len(styles)] * len(styles)
+    grams: dict[str, tf.Tensor] = {}
+    for rgb, share in zip(styles, blend, strict=True):
+        features = model(preprocess_rgb(rgb))
+        for layer in layers:
+            pixels = float(np.prod(output_features[layer].shape[1:3]) / np.prod(features[layer].shape[1:3]))
+            gram = share * pixels * losses.gram_matrix(features[layer][0])
+            grams[layer] = gram if layer not in grams else grams[layer] + gram
+    return grams
+
+
+def build_stage(model: keras.Model, objective: Objective, contentRGB: np.ndarray, styles: Sequence[np.ndarray],
+                blend: Sequence[float] | None = None, final_pixels: int | None = None) -> Stage:
+    """The stage that paints contentRGB in the styles: targets computed once, the loss compiled."""
+    dims = (int(contentRGB.shape[0]), int(contentRGB.shape[1]))
+    final_pixels = final_pixels or dims[0] * dims[1]
+    content = preprocess_rgb(contentRGB)
+    features = model(content)  # the targets never change during a run: computed once per stage
+    content_targets = MappingProxyType({layer: features[layer][0] for layer in objective.content_layers})
+    grams = MappingProxyType(style_grams(model, styles, blend, objective.style_layers, features))
+
+    def loss_and_gradient(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            terms = objective.terms(image, model(image), content_targets, grams, final_pixels)
+            total = terms["content"] + terms["style"] + terms["tv"]
+        return total, tape.gradient(total, image), terms
+
+    evaluate = tf.function(loss_and_gradient, input_signature=[tf.TensorSpec((1, *dims, 3), tf.float32)])
+    return Stage(dims, _frozen(contentRGB), _frozen(content), tuple(_frozen(s) for s in styles), content_targets,
+                 grams, final_pixels, evaluate)
+
+
+# -- a stage of a run, from its settings --------------------------------------------------------
+
+def style_long_side(s: Mapping[str, Any], dims: tuple[int, int]) -> int | None:
+    """The style images' long side at output size dims (None: forced to the output's size, as the chapter)."""
+    if s["style_size"]:
+        return s["style_size"]
+    return round(s["style_scale"] * max(dims)) if s["style_scale"] else None
+
+
+def style_size(s: Mapping[str, Any], source: ImageSource, dims: tuple[int, int]) -> tuple[int, int]:
+    """(w, h) of one style image in a stage of size dims."""
+    long_side = style_long_side(s, dims)
+    return (dims[1], dims[0]) if long_side is None else scaled_size(image_size(source), long_side)
+
+
+def load_style(source: ImageSource, size: tuple[int, int], contentRGB: np.ndarray, preserve_colors: str) -> np.ndarray:
+    """A style image at size (w, h), in the colours the run paints with."""
+    rgb = load_rgb(source, size=size)
+    return match_colors(rgb, contentRGB) if preserve_colors == "match" else rgb
+
+
+def load_stage(model: keras.Model, s: Mapping[str, Any], objective: Objective, dims: tuple[int, int],
+               final_dims: tuple[int, int]) -> Stage:
+    """The stage of a run (settings s) at size dims: the content photo and style images loaded for it."""
+    contentRGB = load_rgb(s["input_path"], size=(dims[1], dims[0]))
+    styles = [load_style(source, style_size(s, source, dims), contentRGB, s["preserve_colors"])
+              for source in as_list(s["style_path"])]
+    return build_stage(model, objective, contentRGB, styles, s["style_blend_weights"], final_dims[0] * final_dims[1])
+
+
+def start_image(s: Mapping[str, Any], stage: Stage) -> np.ndarray:
+    """The first image of a run (its `init` setting) at the stage's size, as a (1, h, w, 3) float64 VGG batch."""
+    (h, w) = stage.dims
+    init = s["init"]
+    if isinstance(init, str) and init == "noise":
+        rng = np.random if s["seed"] is None else np.random.default_rng(s["seed"])
+        return rng.uniform(0, 255, (1, h, w, 3)) - 128  # the chapter's start
+    if isinstance(init, str) and init == "content":
+        return stage.content.astype(np.float64)
+    if isinstance(init, str) and init == "style":
+        style = load_style(as_list(s["style_path"])[0], (w, h), stage.contentRGB, s["preserve_colors"])
+        return preprocess_rgb(style).astype(np.float64)
+    return preprocess_rgb(load_rgb(init, size=(w, h))).astype(np.float64)
+
+
+def enlarge(X: np.ndarray, dims: tuple[int, int], to: tuple[int, int]) -> np.ndarray:
+    """A flat VGG-space image of size dims, resized (bicubic) to `to`, as a (1, h, w, 3) float64 batch."""
+    coarse = tf.constant(np.reshape(X, (1, *dims, 3)), tf.float32)
+    return tf.image.resize(coarse, to, method="bicubic").numpy().astype(np.float64)
