@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import io
-import json
 import math
 import os
 from typing import Any
@@ -19,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pyimagesearch.nn.conv.atomic import write_atomic
 from pyimagesearch.nn.conv.images import load_rgb
+from pyimagesearch.nn.conv.run_folder import read_record
 from pyimagesearch.nn.conv.settings import as_list
 from pyimagesearch.sweep import FINAL
 
@@ -32,8 +32,7 @@ def finished(folder: str) -> list[dict[str, Any]]:
         record_path = os.path.join(folder, name, "settings.json")
         if not (os.path.isfile(os.path.join(folder, name, FINAL)) and os.path.isfile(record_path)):
             continue
-        with open(record_path, encoding="utf-8") as f:
-            record = json.load(f)
+        record = read_record(record_path)
         losses = record.get("losses") or [None]
         cards.append({"id": name, "settings": record["settings"], "loss": losses[-1]})
     return cards
