@@ -131,12 +131,14 @@ def test_ray_cluster(first_sweep, tiny_images, tmp_path):
     assert all((tmp_path / "ray" / n / "final.png").is_file() for n in experiment_folders(out))
 
 
-def test_without_ray_the_flag_says_how_to_get_it(monkeypatch):
-    from pyimagesearch import sweep as module
+def test_without_ray_the_flag_says_how_to_get_it(monkeypatch, tmp_path):
+    from pyimagesearch.sweep import run_sweep
 
     monkeypatch.setitem(sys.modules, "ray", None)  # what a machine without Ray sees
+    experiments = plan({"weights": "w.h5"}, RANGES, ["block4_conv2"], 1, 0, 2, str(tmp_path / "sweep"))
     with pytest.raises(SettingsError, match=r"pip install '\.\[ray\]'"):
-        next(module._ray([], "auto", 1))
+        run_sweep(experiments, ray_address="auto", report=lambda line: None)
+    assert not (tmp_path / "sweep").exists()  # nothing ran
 
 
 @pytest.mark.parametrize("argv, words", [
