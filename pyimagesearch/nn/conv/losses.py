@@ -14,10 +14,17 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+@tf.custom_gradient
+def gram_matrix(features: tf.Tensor) -> tuple[tf.Tensor, object]:
     """Inner products between the channels of one (h, w, c) feature map: a (c, c) matrix."""
     flat = tf.reshape(features, (-1, tf.shape(features)[-1]))
-    return tf.matmul(flat, flat, transpose_a=True)
+
+    def gradient(upstream: tf.Tensor) -> tf.Tensor:
+        # G = F^T F, so dL/dF = F (dG + dG^T): one matmul, where differentiating the matmul
+        # itself takes two (one per operand, both F).
+        return tf.reshape(tf.matmul(flat, upstream + tf.transpose(upstream)), tf.shape(features))
+
+    return tf.matmul(flat, flat, transpose_a=True), gradient
 
 
 def feature_recon_loss(target: tf.Tensor, output: tf.Tensor) -> tf.Tensor:

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from . import losses
 from .colors import luminance_transfer
+from .device import describe_device
 from .errors import NonFiniteLossError
 from .evaluator import Evaluator, Observer
 from .features import build_extractor, check_backend, deprocess_bgr, preprocess_rgb
@@ -46,8 +47,10 @@ class NeuralStyle:
         self.contentLayers: list[str] = as_list(self.S["content_layer"])
         self.finalDims = self.plan.final_dims
         self.weightsSource = weights_source(self.S["weights"])
+        say(f"[INFO] running on {describe_device()}", self.S["quiet"])
         say(f"[INFO] loading network {self.S['net']} (weights: {self.weightsSource})...", self.S["quiet"])
-        self.model = build_extractor(self.S["net"], self.weightsSource, list(self.plan.layers), self.S["pooling"])
+        self.model = build_extractor(self.S["net"], self.weightsSource, list(self.plan.layers), self.S["pooling"],
+                                     self.S["precision"])
         self.objective = Objective.from_settings(self.S)
         self.observers: list[Observer] = []
         self.losses: list[float] = []  # the loss at the end of each iteration of the last transfer()

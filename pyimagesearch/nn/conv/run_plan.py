@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from .device import bfloat16_problem
+from .errors import SettingsError
 from .features import check_layers, check_size, check_weights
 from .images import describe, image_size, scaled_size
 from .run_folder import prepare_folder
@@ -60,6 +62,8 @@ def plan_run(settings: Mapping[str, Any]) -> RunPlan:
                        key)
     if not (isinstance(s["init"], str) and s["init"] in INITS):
         image_size(s["init"])  # a start image given as a file or array
+    if s["precision"] == "bfloat16" and (problem := bfloat16_problem()):
+        raise SettingsError(f"{label('precision')} 'bfloat16' would not be faster here: {problem}; use float32")
     check_weights(s["net"], weights_source(s["weights"]))
     prepare_folder(s["output_path"])
     return RunPlan(MappingProxyType(s), tuple(layers), scales[-1], tuple(scales))

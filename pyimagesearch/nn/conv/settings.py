@@ -26,6 +26,7 @@ WEIGHTS_ENV = "NEURALSTYLE_WEIGHTS"
 NETS = ("VGG19", "VGG16")
 NORMALIZATIONS = ("chapter", "size_invariant")  # the modes losses.weighted_terms knows
 POOLINGS = ("max", "avg")
+PRECISIONS = ("float32", "bfloat16")
 INITS = ("noise", "content", "style")  # or an image
 
 
@@ -203,6 +204,9 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("net", "VGG19", "feature network: VGG19 or VGG16", _net_name, type=str.upper, choices=NETS),
     Setting("pooling", "max", "'max' (the network's own) or 'avg' (Gatys et al.; smoother results)", _choice,
             choices=POOLINGS),
+    Setting("precision", "float32", "the network's arithmetic: 'float32', or 'bfloat16' (16-bit network, "
+            "Gram matrices and losses still float32; faster where the CPU or GPU has bfloat16 units)", _choice,
+            choices=PRECISIONS),
     Setting("content_layer", "block4_conv2", "network layer(s) whose activations the output must match",
             _one_or_more_names, many="LAYER"),
     Setting("style_layers", ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"],
