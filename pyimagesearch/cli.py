@@ -62,12 +62,19 @@ def apply_flags(settings: Mapping[str, Any], args: argparse.Namespace) -> tuple[
         record = read_record(args.config)
         settings.update(record["settings"])
         max_evals = record.get("max_evals", max_evals)
+    settings.update(given_settings(args))
+    return settings, getattr(args, "max_evals", max_evals)
+
+
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings whose flags were given on the command line, as SETTINGS values."""
+    given = {}
     for key, value in vars(args).items():
         if key in ROWS:
             # One style image or content layer reads as the chapter writes it: a plain string.
             single = ROWS[key].many and isinstance(ROWS[key].default, str) and len(value) == 1
-            settings[key] = value[0] if single else value
-    return settings, getattr(args, "max_evals", max_evals)
+            given[key] = value[0] if single else value
+    return given
 
 
 class Terminated(KeyboardInterrupt):

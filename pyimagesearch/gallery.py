@@ -2,15 +2,20 @@
 
 Both are made from what is on disk, every finished experiment folder (settings.json + final.png),
 so they are right after a resume too, and they refer to images by relative paths, so the sweep
-folder can be copied or served as it is.
+folder can be copied or served as it is. The page is a plain file that works opened from disk: a
+star on each card is kept in the browser's local storage (or given in the address, #star=003,007),
+and the page writes the commands that double down on the starred experiments (--around) and
+render each of them big (--render); it filters to one generation or to the starred cards.
 """
 
 from __future__ import annotations
 
 import html
 import io
+import json
 import math
 import os
+import shlex
 from typing import Any
 
 import numpy as np
@@ -20,7 +25,7 @@ from pyimagesearch.nn.conv.atomic import write_atomic
 from pyimagesearch.nn.conv.images import load_rgb
 from pyimagesearch.nn.conv.run_folder import read_record
 from pyimagesearch.nn.conv.settings import as_list
-from pyimagesearch.sweep import FINAL
+from pyimagesearch.sweep import FINAL, experiment_names, lineage
 
 SORT_KEYS = ("content_weight", "style_weight", "tv_weight", "loss")
 
@@ -28,13 +33,14 @@ SORT_KEYS = ("content_weight", "style_weight", "tv_weight", "loss")
 def finished(folder: str) -> list[dict[str, Any]]:
     """Every finished experiment in the sweep folder: id, settings, final loss (if recorded)."""
     cards = []
-    for name in sorted(os.listdir(folder)):
+    for name in experiment_names(folder):
         record_path = os.path.join(folder, name, "settings.json")
         if not (os.path.isfile(os.path.join(folder, name, FINAL)) and os.path.isfile(record_path)):
             continue
         record = read_record(record_path)
         losses = record.get("losses") or [None]
-        cards.append({"id": name, "settings": record["settings"], "loss": losses[-1]})
+        cards.append({"id": name, "settings": record["settings"], "loss": losses[-1],
+                      **lineage(os.path.join(folder, name))})
     return cards
 
 
@@ -78,10 +84,14 @@ def _card_html(card: dict[str, Any]) -> str:
     loss = f"{card['loss']:.4g}" if card["loss"] is not None else "?"
     cid = html.escape(card["id"])
     layers = html.escape(" + ".join(as_list(s["content_layer"])))
-    return (f'<figure class="card" {data}><a href="{cid}/{FINAL}"><img src="{cid}/{FINAL}" '
-            f'alt="{cid}" loading="lazy"></a><figcaption><b>{cid}</b><br>content {s["content_weight"]:.4g} · '
-            f'style {s["style_weight"]:.4g} · tv {s["tv_weight"]:.4g}<br>{layers} · '
-            f'loss {loss} · <a href="{cid}/settings.json">settings</a></figcaption></figure>')
+    origin = (f'generation {card["generation"]} · around <a href="#{html.escape(card["parent"])}">'
+              f'{html.escape(card["parent"])}</a>' if card["parent"] else "generation 1")
+    return (f'<figure class="card" id="{cid}" data-id="{cid}" data-generation="{card["generation"]}" {data}>'
+            f'<button class="star" title="star: keep this one" onclick="toggle(\'{cid}\')">☆</button>'
+            f'<a href="{cid}/{FINAL}"><img src="{cid}/{FINAL}" alt="{cid}" loading="lazy"></a><figcaption>'
+            f'<b>{cid}</b> · {origin}<br>content {s["content_weight"]:.4g} · style {s["style_weight"]:.4g} · '
+            f'tv {s["tv_weight"]:.4g}<br>{layers} · loss {loss} · <a href="{cid}/settings.json">settings</a>'
+            f'</figcaption></figure>')
 
 
 PAGE = """<!doctype html>
@@ -90,21 +100,66 @@ PAGE = """<!doctype html>
 body {{ font-family: system-ui, sans-serif; margin: 1.5em; background: #fafafa; }}
 .inputs, .cards {{ display: flex; flex-wrap: wrap; gap: 1em; }}
 .inputs img {{ max-height: 220px; }}
-.card {{ margin: 0; background: white; padding: .5em; box-shadow: 0 1px 3px #0003; width: 300px; }}
+.card {{ margin: 0; background: white; padding: .5em; box-shadow: 0 1px 3px #0003; width: 300px; position: relative; }}
+.card.starred {{ box-shadow: 0 0 0 3px #e6a100; }}
 .card img {{ width: 100%; }}
+.star {{ position: absolute; top: .7em; right: .7em; font-size: 1.6em; line-height: 1; background: #fffd;
+         border: none; border-radius: .2em; cursor: pointer; color: #e6a100; }}
 figcaption {{ font-size: .85em; line-height: 1.4; }}
 button {{ margin-right: .4em; }}
+#commands {{ background: #fff; border: 1px solid #ddd; padding: .6em 1em; }}
+#commands pre {{ white-space: pre-wrap; margin: .3em 0; user-select: all; }}
 </style></head><body>
 <h1>Sweep: {title}</h1>
 <div class="inputs">
 <figure><img src="content.png" alt="content"><figcaption>content: {content}</figcaption></figure>
 <figure><img src="style.png" alt="style"><figcaption>style: {style}</figcaption></figure>
 </div>
-<p>{count} finished experiments. Sort by: {buttons}</p>
+<p>{count} finished experiments. Sort by: {buttons}
+Show: <select id="show" onchange="refresh()"><option value="all">all</option>
+<option value="starred">starred</option>{generations}</select></p>
+<div id="commands"><b>Starred: <span id="starred">none yet</span></b> — star the pictures you like (☆), then copy:
+<pre id="around">(star some cards first)</pre>
+Render each starred one big, at <input id="size" type="number" value="{size}" min="32" step="32" style="width:5em"
+ oninput="refresh()"> px:
+<pre id="render"></pre></div>
 <div class="cards" id="cards">
 {cards}
 </div>
 <script>
+const SWEEP = {sweep};
+const KEY = "neuralstyle-stars:" + location.pathname;
+let starred = new Set();
+try {{ starred = new Set(JSON.parse(localStorage.getItem(KEY) || "[]")); }} catch (e) {{}}
+const asked = /star=([^&]*)/.exec(location.hash);
+if (asked) decodeURIComponent(asked[1]).split(",").filter(Boolean).forEach(id => starred.add(id));
+function save() {{
+  try {{ localStorage.setItem(KEY, JSON.stringify([...starred].sort())); }} catch (e) {{}}
+}}
+function toggle(id) {{
+  if (starred.has(id)) starred.delete(id); else starred.add(id);
+  save();
+  refresh();
+}}
+function refresh() {{
+  const show = document.getElementById("show").value;
+  const ids = [];
+  for (const card of document.querySelectorAll(".card")) {{
+    const on = starred.has(card.dataset.id);
+    if (on) ids.push(card.dataset.id);
+    card.classList.toggle("starred", on);
+    card.querySelector(".star").textContent = on ? "★" : "☆";
+    card.hidden = show === "starred" ? !on : show !== "all" && card.dataset.generation !== show;
+  }}
+  ids.sort();
+  const size = document.getElementById("size").value;
+  document.getElementById("starred").textContent = ids.length ? ids.join(", ") : "none yet";
+  document.getElementById("around").textContent = ids.length
+    ? `${{SWEEP.command}} --around ${{ids.join(" ")}} --experiments ${{Math.max(4, 4 * ids.length)}}`
+    : "(star some cards first)";
+  document.getElementById("render").textContent =
+    ids.map(id => `${{SWEEP.command}} --render ${{id}} --max-size ${{size}}`).join("\\n");
+}}
 function sortBy(key, button) {{
   const box = document.getElementById("cards");
   const down = button.dataset.down === "1";
@@ -113,6 +168,7 @@ function sortBy(key, button) {{
   cards.sort((a, b) => (parseFloat(a.dataset[key]) - parseFloat(b.dataset[key])) * (down ? -1 : 1));
   cards.forEach(c => box.appendChild(c));
 }}
+refresh();
 </script>
 </body></html>
 """
@@ -131,9 +187,16 @@ def write_gallery(folder: str, content_path: str, style_path: str | list[str]) -
     buttons = " ".join(
         f'<button onclick="sortBy(\'{"".join(w.title() if i else w for i, w in enumerate(k.split("_")))}\', this)">'
         f'{k.replace("_", " ")}</button>' for k in SORT_KEYS)
+    generations = sorted({card["generation"] for card in cards})
+    options = "".join(f'<option value="{g}">generation {g}</option>' for g in generations)
+    # The command the page writes, as run from where this sweep was started (its folder as given).
+    command = f"python generate_examples.py --output-path {shlex.quote(folder)}"
+    sizes = [max(card["settings"].get("max_size") or 0, 0) for card in cards]
     page = PAGE.format(title=html.escape(os.path.basename(os.path.abspath(folder))),
-                       content=html.escape(content_path), style=html.escape(style_path), count=len(cards),
-                       buttons=buttons, cards="\n".join(_card_html(card) for card in cards))
+                       content=html.escape(str(content_path)), style=html.escape(str(style_path)), count=len(cards),
+                       buttons=buttons, generations=options, size=max([1024, *[2 * s for s in sizes]]),
+                       sweep=json.dumps({"command": command}).replace("</", "<\\/"),
+                       cards="\n".join(_card_html(card) for card in cards))
     index = os.path.join(folder, "index.html")
     sheet = os.path.join(folder, "contact_sheet.jpg")
     write_atomic(index, page.encode("utf-8"))

@@ -3,6 +3,10 @@
 The plan is a pure function of the sweep's seed and settings, and each experiment's folder is
 named by a hash of everything that shapes its image, so running the same command again finds
 the finished experiments (those with final.png) and only runs the rest.
+
+The morning after, plan_around() draws new experiments around favourites (log-normal around their
+weights, everything else kept), as the next generation of the same sweep: numbered after the
+experiments already there, each folder's experiment.json naming its generation and favourite.
 """
 
 from __future__ import annotations
@@ -21,10 +25,16 @@ from typing import Any
 
 import numpy as np
 
+from pyimagesearch.nn.conv.atomic import write_atomic
 from pyimagesearch.nn.conv.errors import NeuralStyleError, SettingsError
 from pyimagesearch.nn.conv.settings import DEFAULTS, NEUTRAL_KEYS, resolve_settings, weights_source
 
 FINAL = "final.png"
+LINEAGE = "experiment.json"  # an experiment's generation and the favourite it was drawn around
+WEIGHT_KEYS = ("content_weight", "style_weight", "tv_weight")
+# --around draws each weight as favourite x 10^z, z normal with sd SPREAD decades, cut at +-SPREAD_CUT sd.
+SPREAD = 0.25
+SPREAD_CUT = 2.0
 # Log-uniform ranges around the chapter's 1 / 100 / 10.
 RANGES: dict[str, tuple[float, float]] = {
     "content_weight": (0.1, 10.0),
@@ -38,6 +48,8 @@ class Experiment:
     id: str
     settings: dict[str, Any]  # NeuralStyle settings, output_path being the experiment's folder
     max_evals: int
+    generation: int = 1  # 1: drawn from the ranges; n + 1: drawn around a favourite of generation n
+    parent: str | None = None  # that favourite's id
 
     @property
     def folder(self) -> str:
@@ -61,6 +73,12 @@ def check_range(key: str, low: float, high: float) -> tuple[float, float]:
     return (low, high)
 
 
+def _digest(settings: dict[str, Any], max_evals: int) -> str:
+    # Keys at their default are left out, so a later version's new settings keep the names.
+    shaping = {k: v for k, v in settings.items() if k not in NEUTRAL_KEYS and v != DEFAULTS.get(k)}
+    return hashlib.sha1(json.dumps([shaping, max_evals], sort_keys=True).encode()).hexdigest()[:8]
+
+
 def plan(base: dict[str, Any], ranges: dict[str, tuple[float, float]], content_layers: list[str],
          count: int, seed: int, max_evals: int, folder: str) -> list[Experiment]:
     """count experiments drawn from ranges and content_layers; experiment i depends on seed and i only."""
@@ -74,11 +92,94 @@ def plan(base: dict[str, Any], ranges: dict[str, tuple[float, float]], content_l
         layer = content_layers[int(rng.integers(len(content_layers)))]
         settings = {**base, **drawn, "content_layer": layer, "seed": int(rng.integers(2**31)),
                     "overwrite": False}
-        # Keys at their default are left out, so a later version's new settings keep the names.
-        shaping = {k: v for k, v in settings.items() if k not in NEUTRAL_KEYS and v != DEFAULTS.get(k)}
-        digest = hashlib.sha1(json.dumps([shaping, max_evals], sort_keys=True).encode()).hexdigest()[:8]
-        name = f"{len(experiments):03d}-{digest}"
+        name = f"{len(experiments):03d}-{_digest(settings, max_evals)}"
         experiments.append(Experiment(name, {**settings, "output_path": os.path.join(folder, name)}, max_evals))
+    return experiments
+
+
+@dataclass(frozen=True)
+class Favourite:
+    """A finished experiment to draw new ones around: its id, its settings.json record, its generation."""
+
+    id: str
+    record: dict[str, Any]
+    generation: int
+
+
+def experiment_names(folder: str) -> list[str]:
+    """The experiment folders of a sweep ("003-1f0c9a2e"), sorted."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(n for n in os.listdir(folder) if os.path.isdir(os.path.join(folder, n)) and n[:3].isdigit()
+                  and n[3:4] == "-")
+
+
+def lineage(folder: str) -> dict[str, Any]:
+    """An experiment folder's generation and favourite (generation 1, none, for a plain sweep's)."""
+    try:
+        with open(os.path.join(folder, LINEAGE), encoding="utf-8") as f:
+            return {"generation": 1, "parent": None, **json.load(f)}
+    except (OSError, ValueError):
+        return {"generation": 1, "parent": None}
+
+
+def find_experiment(folder: str, ref: str, flag: str, finished: bool = False) -> str:
+    """The one experiment of the sweep in folder whose id is ref or starts with it; NeuralStyleError
+    naming the flag otherwise (or, with finished, when it has no final.png yet)."""
+    names = experiment_names(folder)
+    matches = [n for n in names if n == ref] or [n for n in names if n.startswith(ref)]
+    if len(matches) != 1:
+        found = "matches " + ", ".join(matches) if matches else "matches no experiment"
+        raise NeuralStyleError(f"{flag} {ref}: in sweep folder '{folder}' it {found}")
+    if finished and not os.path.isfile(os.path.join(folder, matches[0], FINAL)):
+        raise NeuralStyleError(f"{flag} {ref}: experiment {matches[0]} in '{folder}' is not finished (no {FINAL} "
+                               "yet); let the sweep finish it, or choose a finished one")
+    return matches[0]
+
+
+def favourite(folder: str, ref: str) -> Favourite:
+    """The finished experiment ref (an id or a unique prefix) of the sweep in folder, for --around."""
+    from pyimagesearch.nn.conv.run_folder import read_record
+
+    name = find_experiment(folder, ref, "--around", finished=True)
+    return Favourite(name, read_record(os.path.join(folder, name, "settings.json")),
+                     lineage(os.path.join(folder, name))["generation"])
+
+
+def _near(rng: np.random.Generator, value: float, spread: float) -> float:
+    """value x 10^z, z ~ N(0, spread) redrawn until |z| <= SPREAD_CUT * spread: a bounded log-normal draw."""
+    while abs(z := rng.normal()) > SPREAD_CUT:
+        pass
+    return float(f"{value * 10 ** (z * spread):.4g}")
+
+
+def plan_around(favourites: list[Favourite], count: int, seed: int, spread: float, folder: str,
+                given: dict[str, Any], max_evals: int | None = None) -> list[Experiment]:
+    """count experiments drawn around the favourites in turn: each favourite's settings kept but for the
+    weights (log-normal around its own, sd `spread` decades, none not in `given`) and the noise seed.
+
+    The draws depend on seed, the favourites and spread only; an experiment already in folder keeps
+    its name, a new one is numbered after the highest number there, so running it again resumes.
+    """
+    ids = ",".join(f.id for f in favourites)
+    rng = np.random.default_rng([seed, int(hashlib.sha1(f"{ids}|{spread}".encode()).hexdigest()[:8], 16)])
+    names = experiment_names(folder)
+    by_digest = {n.split("-", 1)[1]: n for n in names}
+    number = max((int(n[:3]) for n in names), default=-1) + 1
+    experiments = []
+    for k in range(count):
+        parent = favourites[k % len(favourites)]
+        settings = {**parent.record["settings"], **given}
+        drawn = {key: _near(rng, settings[key], spread) for key in WEIGHT_KEYS if key not in given}
+        settings = {**settings, **drawn, "seed": int(rng.integers(2**31)), "overwrite": False}
+        evals = max_evals or parent.record.get("max_evals") or 20
+        digest = _digest(settings, evals)
+        if digest in by_digest:
+            name = by_digest[digest]
+        else:
+            name, number = f"{number:03d}-{digest}", number + 1
+        experiments.append(Experiment(name, {**settings, "output_path": os.path.join(folder, name)}, evals,
+                                      parent.generation + 1, parent.id))
     return experiments
 
 
@@ -110,6 +211,9 @@ def run_experiment(experiment: Experiment, threads: int | None = None) -> dict[s
     os.makedirs(experiment.folder, exist_ok=True)
     for stale in glob.glob(os.path.join(glob.escape(experiment.folder), "iter_*.png")):
         os.remove(stale)  # an unfinished earlier attempt: start over
+    if experiment.parent:
+        write_atomic(os.path.join(experiment.folder, LINEAGE), json.dumps(
+            {"generation": experiment.generation, "parent": experiment.parent}).encode("utf-8"))
     # Line-buffered, so `tail -f log.txt` follows a running experiment.
     with open(os.path.join(experiment.folder, "log.txt"), "w", buffering=1) as log:
         try:

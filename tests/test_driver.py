@@ -103,6 +103,29 @@ def test_rerun_from_settings_json_gives_the_same_image(tiny_images, tmp_path):
     np.testing.assert_array_equal(a, b)
 
 
+def test_a_run_without_a_seed_records_the_seed_it_drew(tiny_images, tmp_path):
+    """seed None still means a new noise image each run, and any such picture can be made again."""
+    argv = ["--input-path", tiny_images["input_path"], "--style-path", tiny_images["style_path"],
+            "--output-path", str(tmp_path / "a"), "--iterations", "1", "--max-evals", "3"]
+    first = run_driver(*argv)
+    assert first.returncode == 0, first.stderr
+    record = json.loads((tmp_path / "a" / "settings.json").read_text())
+    seed = record["settings"]["seed"]
+    assert isinstance(seed, int) and record["seed_drawn"] is True
+    assert f"[INFO] noise seed {seed} (drawn; --seed {seed} starts from the same noise again)" in first.stdout
+    image = (tmp_path / "a" / "iter_0.png").read_bytes()
+    again = run_driver("--config", str(tmp_path / "a" / "settings.json"), "--output-path", str(tmp_path / "b"))
+    assert again.returncode == 0, again.stderr
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a" / "iter_0.png")),
+                                  np.asarray(Image.open(tmp_path / "b" / "iter_0.png")))
+    assert json.loads((tmp_path / "b" / "settings.json").read_text())["seed_drawn"] is False
+    # The first command again, into its own folder: the same run as far as the folder goes (a new seed, as asked).
+    third = run_driver(*argv)
+    assert third.returncode == 0, third.stderr
+    assert json.loads((tmp_path / "a" / "settings.json").read_text())["settings"]["seed"] != seed
+    assert (tmp_path / "a" / "iter_0.png").read_bytes() != image
+
+
 def run_driver(*argv):
     return subprocess.run([sys.executable, "style_transfer.py", *argv], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)

@@ -6,11 +6,13 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -248,3 +250,108 @@ def test_render_of_an_unknown_experiment_says_so(first_sweep):
     assert done.returncode == 2
     message = f"error: --render zzz: in sweep folder '{out}' it matches no experiment"
     assert done.stderr.strip().splitlines() == [message]
+
+
+# -- the morning after: --around, generations, stars -------------------------------------------------
+
+def weights_of(folder: Path) -> dict[str, float]:
+    settings = json.loads((folder / "settings.json").read_text())["settings"]
+    return {key: settings[key] for key in ("content_weight", "style_weight", "tv_weight")}
+
+
+def test_around_draws_near_the_favourite_and_resumes(first_sweep, tiny_images, tmp_path):
+    from pyimagesearch.sweep import SPREAD, SPREAD_CUT
+
+    out = tmp_path / "s"
+    shutil.copytree(first_sweep[0], out)
+    favourite = experiment_folders(out)[1]
+    done = sweep(tiny_images, out, "--around", favourite[:3], "--experiments", "4")
+    assert done.returncode == 0, done.stderr
+    assert f"around {favourite} (spread 0.25 decades): generation 2" in done.stdout
+    new = [n for n in experiment_folders(out) if n not in experiment_folders(first_sweep[0])]
+    assert [n[:3] for n in new] == ["003", "004", "005", "006"]  # numbered after the sweep's own
+    bound = 10 ** (SPREAD_CUT * SPREAD)  # each weight within a factor 10^(2 x 0.25) = 3.16 of the favourite's
+    base = weights_of(out / favourite)
+    parent = json.loads((out / favourite / "settings.json").read_text())["settings"]
+    for name in new:
+        assert (out / name / "final.png").is_file()
+        assert json.loads((out / name / "experiment.json").read_text()) == {"generation": 2, "parent": favourite}
+        settings = json.loads((out / name / "settings.json").read_text())["settings"]
+        for key, value in weights_of(out / name).items():
+            assert base[key] / bound <= value <= base[key] * bound, (key, value, base[key])
+            assert value != base[key]
+        kept = ("content_layer", "style_layers", "max_size", "init", "scales", "loss_normalization", "iterations")
+        assert {k: settings[k] for k in kept} == {k: parent[k] for k in kept}
+        assert settings["seed"] != parent["seed"]
+    page = (out / "index.html").read_text()
+    assert page.count('data-generation="2"') == 4 and page.count(f"around <a href=\"#{favourite}\">") == 4
+
+    before = finals(out)
+    again = sweep(tiny_images, out, "--around", favourite[:3], "--experiments", "4")
+    assert again.returncode == 0, again.stderr
+    assert "4 experiments: 4 already done, 0 to run" in again.stdout and finals(out) == before
+    longer = sweep(tiny_images, out, "--around", favourite[:3], "--experiments", "5")  # extends, keeps the 4
+    assert "5 experiments: 4 already done, 1 to run" in longer.stdout
+    assert experiment_folders(out)[-1][:3] == "007"
+
+
+def test_plan_around_is_a_bounded_log_normal_around_each_favourite(tmp_path):
+    from pyimagesearch.sweep import SPREAD_CUT, Favourite, plan_around
+
+    favourites = [Favourite(f"00{i}-abcdef0{i}", {"settings": {"content_weight": 2.0 * (i + 1), "style_weight": 300.0,
+                                                              "tv_weight": 5.0, "content_layer": f"block{i + 4}_conv2"},
+                                                 "max_evals": 7}, 1) for i in range(2)]
+    many = plan_around(favourites, 400, 3, 0.3, str(tmp_path), {})
+    assert plan_around(favourites, 10, 3, 0.3, str(tmp_path), {}) == many[:10]  # the same seed, the same draws
+    assert plan_around(favourites, 10, 4, 0.3, str(tmp_path), {}) != many[:10]
+    for i, favourite in enumerate(favourites):
+        mine = many[i::2]
+        assert {e.parent for e in mine} == {favourite.id} and {e.generation for e in mine} == {2}
+        assert {e.settings["content_layer"] for e in mine} == {favourite.record["settings"]["content_layer"]}
+        assert {e.max_evals for e in mine} == {7}
+        z = np.log10([e.settings["content_weight"] / favourite.record["settings"]["content_weight"] for e in mine])
+        assert np.abs(z).max() <= SPREAD_CUT * 0.3 * 1.001  # 4 significant digits round a little
+        assert 0.22 < z.std() < 0.31 and abs(z.mean()) < 0.05  # sd 0.3 decades, cut at 2 sd: sd 0.264
+    fixed = plan_around(favourites, 4, 3, 0.3, str(tmp_path), {"tv_weight": 9.0})
+    assert {e.settings["tv_weight"] for e in fixed} == {9.0}  # a weight given as a flag stays fixed
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda out: None, ["--around 999", "matches no experiment"]),
+    (lambda out: (out / "999-deadbeef").mkdir(), ["--around 999", "999-deadbeef", "not finished"]),
+])
+def test_around_a_missing_or_unfinished_experiment_is_one_clear_error(first_sweep, tiny_images, tmp_path, make, words):
+    out = tmp_path / "s"
+    shutil.copytree(first_sweep[0], out)
+    make(out)
+    done = sweep(tiny_images, out, "--around", "999")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_the_gallery_writes_the_commands_for_the_starred_cards(first_sweep, tmp_path):
+    """The page as a browser shows it, opened from disk, with two cards starred through its address."""
+    browser = chromium()
+    if browser is None:
+        if os.environ.get("CI") == "true":
+            raise AssertionError("CI installs Chromium (.ci/run); it is missing")
+        pytest.skip("no Chromium here (apt install chromium)")
+    out, _ = first_sweep
+    names = experiment_folders(out)
+    url = (out / "index.html").as_uri() + f"#star={names[0]},{names[2]}"
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+                           "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    dom = done.stdout
+    assert f'<span id="starred">{names[0]}, {names[2]}</span>' in dom, done.stderr[-2000:]
+    command = f"python generate_examples.py --output-path {out}"
+    assert f"{command} --around {names[0]} {names[2]} --experiments 8" in dom
+    assert f"{command} --render {names[0]} --max-size 1024\n{command} --render {names[2]} --max-size 1024" in dom
+    assert dom.count('class="card starred"') == 2 and dom.count("★</button>") == 2

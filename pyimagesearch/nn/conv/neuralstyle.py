@@ -124,10 +124,13 @@ class NeuralStyle:
         """
         maxEvals = positive_int("maxEvals (--max-evals)", maxEvals)
         schedule = self.plan.schedule()
-        folder = RunFolder(self.S["output_path"], run_record(self.S, maxEvals, self.weightsSource),
-                           self.S["save_every"])
+        folder = RunFolder(self.S["output_path"], run_record(self.S, maxEvals, self.weightsSource,
+                                                             self.plan.seed_drawn), self.S["save_every"])
         say(f"[INFO] {self.finalDims[1]}x{self.finalDims[0]} px, {len(schedule)} iterations of up to {maxEvals} "
             f"evaluations ({self.S['optimizer']}), writing to '{folder.path}'", self.S["quiet"])
+        if isinstance(self.S["init"], str) and self.S["init"] == "noise" and self.plan.seed_drawn:
+            say(f"[INFO] noise seed {self.S['seed']} (drawn; --seed {self.S['seed']} starts from the same noise "
+                "again)", self.S["quiet"])
         folder.claim(self.S["overwrite"])
         self.losses, X = folder.losses, None
         with Progress([h * w for h, w in schedule], maxEvals, self.S["quiet"]) as progress, self._observed(progress):

@@ -45,14 +45,14 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def run_record(settings: Any, maxEvals: int, weights: str) -> dict[str, Any]:
+def run_record(settings: Any, maxEvals: int, weights: str, seed_drawn: bool = False) -> dict[str, Any]:
     """Everything needed to make the same images again, as JSON-ready values; "losses" fills in
-    as the iterations finish."""
+    as the iterations finish. seed_drawn: the seed was drawn for this run (the setting was None)."""
     import keras
     import tensorflow as tf
 
     values = {key: _json_ready(value) for key, value in settings.items()}
-    return {"settings": {**values, "weights": weights}, "max_evals": maxEvals,
+    return {"settings": {**values, "weights": weights}, "max_evals": maxEvals, "seed_drawn": seed_drawn,
             "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                          "keras": keras.__version__}, "losses": []}
 
@@ -79,6 +79,8 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     def essential(record: dict[str, Any]) -> dict[str, Any]:
         # A record from an older version lacks the newer settings: it ran with their defaults.
         values = {k: v for k, v in {**DEFAULTS, **record.get("settings", {})}.items() if k not in NEUTRAL_KEYS}
+        if record.get("seed_drawn"):
+            values["seed"] = None  # what was asked for: a new noise image each run
         return {**values, "max_evals": record.get("max_evals")}
 
     a, b = essential(old), essential(new)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from .device import bfloat16_problem
 from .errors import SettingsError
 from .features import check_layers, check_size, check_weights
@@ -28,6 +30,7 @@ class RunPlan:
     layers: tuple[str, ...]  # content layer(s), then style layers
     final_dims: tuple[int, int]  # (h, w) of the picture
     scale_dims: tuple[tuple[int, int], ...]  # (h, w) of each scale, coarse to fine, ending with final_dims
+    seed_drawn: bool = False  # the seed setting was None: settings["seed"] was drawn for this run
 
     def schedule(self) -> list[tuple[int, int]]:
         """The size each iteration runs at: the iterations split evenly over the scales, the rest to the finest."""
@@ -38,6 +41,11 @@ class RunPlan:
 def plan_run(settings: Mapping[str, Any]) -> RunPlan:
     """Check everything about a run that can be checked without the network; see the module docstring."""
     s = resolve_settings(settings)
+    # None means a new noise image each run, as in the chapter; drawing its seed here lets the run
+    # record it, so any picture can be made again (--config) or rendered bigger.
+    seed_drawn = s["seed"] is None
+    if seed_drawn:
+        s["seed"] = int(np.random.default_rng().integers(2**31))
     layers = [*as_list(s["content_layer"]), *s["style_layers"]]
     check_layers(s["net"], layers)
 
@@ -66,4 +74,4 @@ def plan_run(settings: Mapping[str, Any]) -> RunPlan:
         raise SettingsError(f"{label('precision')} 'bfloat16' would not be faster here: {problem}; use float32")
     check_weights(s["net"], weights_source(s["weights"]))
     prepare_folder(s["output_path"])
-    return RunPlan(MappingProxyType(s), tuple(layers), scales[-1], tuple(scales))
+    return RunPlan(MappingProxyType(s), tuple(layers), scales[-1], tuple(scales), seed_drawn)

@@ -237,8 +237,8 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("save_every", 1, "write iter_<i>.png only every Nth iteration (the last one always)", _count, type=int,
             shapes_picture=False),
     # None: a new noise image every run, as in the chapter; a number: the same one every time.
-    Setting("seed", None, "random seed of the noise start image (default: a new one each run)", _seed, type=int,
-            optional=True),
+    Setting("seed", None, "random seed of the noise start image (default: a new one each run, drawn and "
+            "recorded in settings.json)", _seed, type=int, optional=True),
     Setting("weights", None, "'imagenet' or a path to a Keras .h5 no-top weights file "
             f"(default: ${WEIGHTS_ENV}, else 'imagenet')", _path, optional=True),
     Setting("overwrite", False, "replace the images of an earlier run with other settings in output_path",

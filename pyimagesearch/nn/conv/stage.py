@@ -152,7 +152,7 @@ def start_image(s: Mapping[str, Any], stage: Stage) -> np.ndarray:
     (h, w) = stage.dims
     init = s["init"]
     if isinstance(init, str) and init == "noise":
-        rng = np.random if s["seed"] is None else np.random.default_rng(s["seed"])
+        rng = np.random.default_rng(s["seed"])  # None (a caller's own settings): fresh entropy
         return rng.uniform(0, 255, (1, h, w, 3)) - 128  # the chapter's start
     if isinstance(init, str) and init == "content":
         return stage.content.astype(np.float64)
