@@ -52,6 +52,11 @@ SETTINGS = {
     "style_scale": None,
     # several style images: a list in style_path, with one weight each here (None: equal)
     "style_blend_weights": None,
+    # regions: one mask per style image (white: that style here; where no mask is white, no style),
+    # or one colour-label image with one colour per style image; and which part of each style image to use
+    "content_masks": None,
+    "mask_colors": None,
+    "style_masks": None,
     # "max" (the chapter's) or "avg" pooling in the network
     "pooling": "max",
     # "float32", or "bfloat16": the network in 16 bits, about 1.7x faster on CPUs with AVX-512 BF16 / AMX

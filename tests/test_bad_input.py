@@ -74,6 +74,9 @@ IMAGE_CASES: list[tuple[str, str, Callable[[Path], Path | None], list[str]]] = [
     ("too-small", "--input-path", lambda p: png(p, (20, 20)), ["20x20", "at least 32 px", "block5_conv1"]),
     ("decompression-bomb", "--style-path", bomb, ["too large"]),
     ("too-big-for-memory", "--input-path", huge, ["9000x9000", "GiB", "--max-size"]),
+    ("missing-mask", "--content-masks", lambda p: None, ["does not exist"]),
+    ("black-mask", "--content-masks", lambda p: png(p, mode="L"), ["content mask", "black everywhere", "empty"]),
+    ("unreadable-style-mask", "--style-masks", lambda p: (p.write_text("not a mask"), p)[1], ["could not be read"]),
 ]
 
 

@@ -11,6 +11,9 @@ chapter's weights stay a good default.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 import tensorflow as tf
 
 
@@ -27,18 +30,28 @@ def gram_matrix(features: tf.Tensor) -> tuple[tf.Tensor, object]:
     return tf.matmul(flat, flat, transpose_a=True), gradient
 
 
+def masked_gram(features: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+    """Gram matrix of the pixels a (h, w) mask of weights in [0, 1] selects: F^T diag(m) F (guided Gram
+    matrix, Gatys et al. 2017); the plain Gram matrix when mask is None."""
+    if mask is None:
+        return gram_matrix(features)
+    return gram_matrix(features * tf.sqrt(mask)[..., None])
+
+
 def feature_recon_loss(target: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
     """Content loss: the sum of squared differences between two activations."""
     return tf.reduce_sum(tf.square(output - target))
 
 
-def gram_loss(target_gram: tf.Tensor, output: tf.Tensor, height: int, width: int) -> tf.Tensor:
+def gram_loss(target_gram: tf.Tensor, output: tf.Tensor, height: int, width: int,
+              mask: tf.Tensor | None = None) -> tf.Tensor:
     """Style loss against a precomputed Gram matrix: sum((G - A)^2) / (2 * 3 * h * w)^2.
 
     h and w are the image's (not the layer's) size, as in the chapter. The difference is divided
-    before squaring: the same value, but no float32 overflow on large images.
+    before squaring: the same value, but no float32 overflow on large images. mask: G is taken over
+    those pixels only (masked_gram).
     """
-    scaled = (gram_matrix(output) - target_gram) / float(2 * 3 * height * width)
+    scaled = (masked_gram(output, mask) - target_gram) / float(2 * 3 * height * width)
     return tf.reduce_sum(tf.square(scaled))
 
 
@@ -91,7 +104,7 @@ def tv_loss_per_length(image: tf.Tensor, reference: int = REFERENCE_PIXELS) -> t
     return per_pixel * (3 * reference)
 
 
-def gram_relative_loss(target_gram: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
+def gram_relative_loss(target_gram: tf.Tensor, output: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
     """Style loss as a fraction of the target: sum((G - A)^2) / sum(A^2), times STYLE_REFERENCE.
 
     Gatys et al.'s 1 / (4 N^2 M^2) removes a layer's size but not how strongly it fires, and a
@@ -100,7 +113,21 @@ def gram_relative_loss(target_gram: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
     size and strength cancel (0.98x).
     """
     norm = tf.maximum(tf.norm(target_gram), 1e-12)  # divided before squaring: no float32 overflow
-    return STYLE_REFERENCE * tf.reduce_sum(tf.square((gram_matrix(output) - target_gram) / norm))
+    return STYLE_REFERENCE * tf.reduce_sum(tf.square((masked_gram(output, mask) - target_gram) / norm))
+
+
+@dataclass(frozen=True)
+class StyleTarget:
+    """What one region of the picture must match: a Gram matrix per style layer, over its own pixels.
+
+    masks: per style layer, a (h_l, w_l) map of weights in [0, 1] saying where the region is at that
+    layer's resolution; None: the whole picture (the chapter's one region). share: the region's
+    fraction of the picture, which weighs the size_invariant term (a relative error per region).
+    """
+
+    grams: Mapping[str, tf.Tensor]
+    masks: Mapping[str, tf.Tensor] | None = None
+    share: float = 1.0
 
 
 def _mix(terms: list[tf.Tensor], layer_weights: list[float] | None) -> tf.Tensor:
@@ -112,9 +139,9 @@ def _mix(terms: list[tf.Tensor], layer_weights: list[float] | None) -> tf.Tensor
 
 def weighted_terms(
     image: tf.Tensor,
-    features: dict[str, tf.Tensor],
-    content_targets: dict[str, tf.Tensor],
-    style_grams: dict[str, tf.Tensor],
+    features: Mapping[str, tf.Tensor],
+    content_targets: Mapping[str, tf.Tensor],
+    style_grams: Mapping[str, tf.Tensor] | Sequence[StyleTarget],
     weights: tuple[float, float, float],
     normalization: str = "chapter",
     content_layer_weights: list[float] | None = None,
@@ -124,9 +151,11 @@ def weighted_terms(
     """The weighted content, style and TV terms for one generated image (batch of one).
 
     Content and style are weighted sums over their layers (weights in dict order, summing to 1;
-    None: equal, which for style is the chapter's 1/L per layer). final_pixels: the pixel count of
-    the finished image when this is a coarser scale of a multi-scale run; the chapter's loss is then
-    taken as it would be at that size, so every scale optimises the one objective.
+    None: equal, which for style is the chapter's 1/L per layer). style_grams: {layer: Gram matrix}
+    for the whole picture, or one StyleTarget per region; a layer's style term sums over regions.
+    final_pixels: the pixel count of the finished image when this is a coarser scale of a
+    multi-scale run; the chapter's loss is then taken as it would be at that size, so every scale
+    optimises the one objective.
     """
     content_weight, style_weight, tv_weight = weights
     height, width = image.shape[1], image.shape[2]
@@ -138,9 +167,15 @@ def weighted_terms(
         content = [content_mean_loss(target, features[layer][0], height * width, reference)
                    for layer, target in content_targets.items()]
         tv = tv_loss_per_length(image, reference)
-    if normalization == "size_invariant":
-        style = [gram_relative_loss(gram, features[layer][0]) for layer, gram in style_grams.items()]
-    else:  # the chapter's needs no final-size rescaling: Gatys et al.'s 1 / (4 N^2 M^2) up to a constant
-        style = [gram_loss(gram, features[layer][0], height, width) for layer, gram in style_grams.items()]
+    regions = [StyleTarget(style_grams)] if isinstance(style_grams, Mapping) else list(style_grams)
+
+    def region_loss(region: StyleTarget, layer: str) -> tf.Tensor:
+        mask = None if region.masks is None else region.masks[layer]
+        if normalization == "size_invariant":  # relative errors: each region counts by its share
+            return region.share * gram_relative_loss(region.grams[layer], features[layer][0], mask)
+        # the chapter's needs no final-size rescaling: Gatys et al.'s 1 / (4 N^2 M^2) up to a constant
+        return gram_loss(region.grams[layer], features[layer][0], height, width, mask)
+
+    style = [tf.add_n([region_loss(region, layer) for region in regions]) for layer in regions[0].grams]
     return {"content": content_weight * _mix(content, content_layer_weights),
             "style": style_weight * _mix(style, style_layer_weights), "tv": tv_weight * tv}

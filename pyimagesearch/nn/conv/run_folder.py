@@ -10,6 +10,7 @@ image as iter_<i>_partial.png.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import platform
@@ -20,7 +21,7 @@ import numpy as np
 from .atomic import write_atomic
 from .errors import SettingsError
 from .images import describe, is_in_memory, write_rgb
-from .settings import DEFAULTS, NEUTRAL_KEYS, label
+from .settings import DEFAULTS, NEUTRAL_KEYS, SCHEMA, as_list, label
 
 RECORD = "settings.json"
 
@@ -53,8 +54,21 @@ def run_record(settings: Any, maxEvals: int, weights: str, seed_drawn: bool = Fa
 
     values = {key: _json_ready(value) for key, value in settings.items()}
     return {"settings": {**values, "weights": weights}, "max_evals": maxEvals, "seed_drawn": seed_drawn,
+            "files": input_files(settings),
             "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                          "keras": keras.__version__}, "losses": []}
+
+
+def input_files(settings: Any) -> dict[str, str]:
+    """path -> SHA-1 of every image file the settings name (photo, styles, masks, start image), so a
+    record says which pictures made its images, not only where they were."""
+    files = {}
+    for row in SCHEMA:
+        for value in as_list(settings.get(row.key)) if row.image else []:
+            if isinstance(value, str) and os.path.isfile(value):
+                with open(value, "rb") as f:
+                    files[value] = hashlib.sha1(f.read()).hexdigest()
+    return files
 
 
 def read_record(path: str) -> dict[str, Any]:

@@ -19,9 +19,10 @@ from .device import bfloat16_problem
 from .errors import SettingsError
 from .features import check_layers, check_size, check_weights
 from .images import describe, image_size, scaled_size
+from .regions import check_regions
 from .run_folder import prepare_folder
 from .settings import INITS, as_list, label, resolve_settings, weights_source
-from .stage import style_long_side
+from .stage import style_long_side, style_size
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ def plan_run(settings: Mapping[str, Any]) -> RunPlan:
         for long_side in long_sides:
             check_size(f"style image '{describe(source)}' at {label(key)}", scaled_size(size, long_side), layers,
                        key)
+    if s["content_masks"] or s["style_masks"]:  # readable, and no region empty at the final size
+        check_regions(s, scales[-1], [style_size(s, source, scales[-1]) for source in as_list(s["style_path"])])
     if not (isinstance(s["init"], str) and s["init"] in INITS):
         image_size(s["init"])  # a start image given as a file or array
     if s["precision"] == "bfloat16" and (problem := bfloat16_problem()):

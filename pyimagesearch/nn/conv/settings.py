@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageColor
 
 from .colors import PRESERVE_COLORS
 from .errors import SettingsError
@@ -100,6 +100,34 @@ def _images(key: str, value: Any) -> Any:
     return images[0] if len(images) == 1 else images
 
 
+def _image_list(key: str, value: Any) -> list[Any]:
+    images = [_image(key, v) for v in as_list(value)]
+    if not images:
+        raise SettingsError(f"{label(key)} must name at least one image, or be None")
+    return images
+
+
+def _optional_images(key: str, value: Any) -> list[Any]:
+    # 'none' (or None) stands for "no mask: this style image whole".
+    entries = as_list(value)
+    if not entries:
+        raise SettingsError(f"{label(key)} must name one image (or 'none') per style image, or be None")
+    return [None if v is None or (isinstance(v, str) and v.lower() == "none") else _image(key, v) for v in entries]
+
+
+def _color_list(key: str, value: Any) -> list[str]:
+    colors = []
+    for v in as_list(value):
+        try:
+            r, g, b = ImageColor.getrgb(str(v))[:3]
+        except ValueError:
+            raise SettingsError(f"{label(key)}: {v!r} is not a colour (a name such as red, or #ff0000)") from None
+        colors.append(f"#{r:02x}{g:02x}{b:02x}")
+    if not colors:
+        raise SettingsError(f"{label(key)} must name one colour per style image, or be None")
+    return colors
+
+
 def _init(key: str, value: Any) -> Any:
     return value if isinstance(value, str) and value in INITS else _image(key, value)
 
@@ -171,6 +199,7 @@ class Setting:
     many: str | None = None  # a metavar when the key takes a list (its flag takes several values)
     optional: bool = False  # None is allowed (and means "not set")
     shapes_picture: bool = True  # False: runs differing only here may share an output folder
+    image: bool = False  # the value names image files (settings.json records their SHA-1)
 
     def resolve(self, value: Any) -> Any:
         if value is None and self.optional:
@@ -189,9 +218,9 @@ def _choice(key: str, value: Any) -> Any:
 
 SCHEMA: tuple[Setting, ...] = (
     # Images may also be NumPy RGB arrays or Pillow images (notebooks); style_path may be a list.
-    Setting("input_path", "inputs/tubingen.jpg", "content image; the output has its size", _image),
+    Setting("input_path", "inputs/tubingen.jpg", "content image; the output has its size", _image, image=True),
     Setting("style_path", "inputs/starry_night.jpg", "style image, or several to blend; resized to the content "
-            "image's size unless style_size / style_scale is set", _images, many="PATH"),
+            "image's size unless style_size / style_scale is set", _images, many="PATH", image=True),
     Setting("output_path", "output", "folder for iter_<i>.png, created when missing", _path, shapes_picture=False),
     Setting("max_size", None, "shrink the content image so its long side is at most this many pixels "
             "(the output size; default: its own size)", _count, type=int, optional=True),
@@ -201,6 +230,14 @@ SCHEMA: tuple[Setting, ...] = (
             "content's size", _positive_number, type=float, optional=True),
     Setting("style_blend_weights", None, "one weight per style image, normalised to sum to 1 (default: equal)",
             _weight_list, type=float, many="W", optional=True),
+    # Regions (regions.py): which part of the picture takes which style; None: every style everywhere.
+    Setting("content_masks", None, "one mask per style image, white where that style goes (grey: a soft weight; "
+            "where no mask is white, no style), or one colour-label image with mask_colors", _image_list,
+            many="PATH", optional=True, image=True),
+    Setting("mask_colors", None, "with one colour-label image in content_masks: the colour of each style image's "
+            "region (names or #rrggbb)", _color_list, many="COLOUR", optional=True),
+    Setting("style_masks", None, "one mask per style image, white on the part that gives its style ('none': the "
+            "whole image)", _optional_images, many="PATH", optional=True, image=True),
     Setting("net", "VGG19", "feature network: VGG19 or VGG16", _net_name, type=str.upper, choices=NETS),
     Setting("pooling", "max", "'max' (the network's own) or 'avg' (Gatys et al.; smoother results)", _choice,
             choices=POOLINGS),
@@ -224,7 +261,8 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("preserve_colors", "none", "'none', 'luminance' (the output takes the content's chroma) or 'match' "
             "(the style image is recoloured to the content's colour statistics first)", _colors,
             choices=PRESERVE_COLORS),
-    Setting("init", "noise", "start image: 'noise' (the chapter's), 'content', 'style', or an image path", _init),
+    Setting("init", "noise", "start image: 'noise' (the chapter's), 'content', 'style', or an image path", _init,
+            image=True),
     Setting("optimizer", "lbfgs", "; ".join(f"'{name}': {entry.help}" for name, entry in OPTIMIZERS.items()),
             _choice, choices=tuple(OPTIMIZERS)),
     Setting("learning_rate", 10.0, "Adam's step size, in pixel values (optimizer 'adam' only)", _positive_number,
@@ -273,6 +311,20 @@ def _check_counts(s: dict[str, Any]) -> None:
         if s[key] is not None and len(s[key]) != len(weighs):
             raise SettingsError(f"{label(key)} must be a list of {len(weighs)} numbers, one per {of}, "
                                 f"got {s[key]!r}")
+    masks, colors, style_masks, count = s["content_masks"], s["mask_colors"], s["style_masks"], len(as_list(
+        s["style_path"]))
+    if colors and (not masks or len(masks) != 1):
+        raise SettingsError(f"{label('mask_colors')} goes with one colour-label image in {label('content_masks')}, "
+                            f"got {len(masks or [])} images")
+    if colors and len(colors) != count:
+        raise SettingsError(f"{label('mask_colors')} must name {count} colours, one per style image, got {colors!r}")
+    if masks and not colors and len(masks) != count:
+        hint = "; to label regions by colour in one image, add mask_colors (--mask-colors)" if len(masks) == 1 else ""
+        raise SettingsError(f"{label('content_masks')} has {len(masks)} images but {label('style_path')} has "
+                            f"{count}: give one mask per style image{hint}")
+    if style_masks and len(style_masks) != count:
+        raise SettingsError(f"{label('style_masks')} has {len(style_masks)} entries but {label('style_path')} has "
+                            f"{count}: one per style image ('none' for a style used whole)")
     if s["style_size"] is not None and s["style_scale"] is not None:
         raise SettingsError(f"set either {label('style_size')} or {label('style_scale')}, not both")
     if s["scales"] is not None and len(s["scales"]) > s["iterations"]:

@@ -22,6 +22,8 @@ from . import losses
 from .colors import match_colors
 from .features import preprocess_rgb
 from .images import ImageSource, image_size, load_rgb, scaled_size
+from .losses import StyleTarget
+from .regions import Region, content_regions, style_mask_images, style_targets
 from .settings import as_list
 
 # image (1, h, w, 3) float32 -> (total loss, its gradient, {"content", "style", "tv": weighted terms})
@@ -49,8 +51,8 @@ class Objective:
                    optional(s["content_layer_weights"]), optional(s["style_layer_weights"]))
 
     def terms(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], content_targets: Mapping[str, tf.Tensor],
-              style_grams: Mapping[str, tf.Tensor], final_pixels: int) -> dict[str, tf.Tensor]:
-        return losses.weighted_terms(image, features, dict(content_targets), dict(style_grams), self.weights,
+              style_targets: Sequence[StyleTarget], final_pixels: int) -> dict[str, tf.Tensor]:
+        return losses.weighted_terms(image, features, content_targets, style_targets, self.weights,
                                      self.normalization, _listed(self.content_layer_weights),
                                      _listed(self.style_layer_weights), final_pixels=final_pixels)
 
@@ -68,9 +70,14 @@ class Stage:
     content: np.ndarray  # the same as a (1, h, w, 3) VGG batch
     styles: tuple[np.ndarray, ...]  # the style images as used, RGB, each at its own size
     contentTargets: Mapping[str, tf.Tensor]  # content layer -> activations to match
-    styleGrams: Mapping[str, tf.Tensor]  # style layer -> Gram matrix to match (blended, pixel-count scaled)
+    styleTargets: tuple[StyleTarget, ...]  # per region: style layer -> Gram matrix to match (regions.py)
     final_pixels: int  # pixels of the finished picture: a coarser stage's loss is taken as at that size
     evaluate: LossFunction
+
+    @property
+    def styleGrams(self) -> Mapping[str, tf.Tensor]:
+        """The chapter's targets: style layer -> Gram matrix (of the first region, when there are several)."""
+        return self.styleTargets[0].grams
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -79,42 +86,32 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def style_grams(model: keras.Model, styles: Sequence[np.ndarray], blend: Sequence[float] | None,
-                layers: Sequence[str], output_features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    """The Gram matrices to match: each style's, rescaled to the output's pixel count, blended."""
-    # A Gram matrix sums over pixels, so a style image of another size than the output is rescaled
-    # to the output's pixel count per layer; several styles blend their rescaled Grams.
-    blend = blend or [1.0 / len(styles)] * len(styles)
-    grams: dict[str, tf.Tensor] = {}
-    for rgb, share in zip(styles, blend, strict=True):
-        features = model(preprocess_rgb(rgb))
-        for layer in layers:
-            pixels = float(np.prod(output_features[layer].shape[1:3]) / np.prod(features[layer].shape[1:3]))
-            gram = share * pixels * losses.gram_matrix(features[layer][0])
-            grams[layer] = gram if layer not in grams else grams[layer] + gram
-    return grams
-
-
 def build_stage(model: keras.Model, objective: Objective, contentRGB: np.ndarray, styles: Sequence[np.ndarray],
-                blend: Sequence[float] | None = None, final_pixels: int | None = None) -> Stage:
-    """The stage that paints contentRGB in the styles: targets computed once, the loss compiled."""
+                blend: Sequence[float] | None = None, final_pixels: int | None = None,
+                regions: Sequence[Region] | None = None,
+                style_masks: Sequence[np.ndarray | None] | None = None) -> Stage:
+    """The stage that paints contentRGB in the styles: targets computed once, the loss compiled.
+
+    regions: which styles go where (masks at contentRGB's size; default: all of them everywhere);
+    style_masks: which part of each style image gives its style (at that image's size).
+    """
     dims = (int(contentRGB.shape[0]), int(contentRGB.shape[1]))
     final_pixels = final_pixels or dims[0] * dims[1]
     content = preprocess_rgb(contentRGB)
     features = model(content)  # the targets never change during a run: computed once per stage
     content_targets = MappingProxyType({layer: features[layer][0] for layer in objective.content_layers})
-    grams = MappingProxyType(style_grams(model, styles, blend, objective.style_layers, features))
+    targets = tuple(style_targets(model, styles, blend, objective.style_layers, features, regions, style_masks))
 
     def loss_and_gradient(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
         with tf.GradientTape() as tape:
             tape.watch(image)
-            terms = objective.terms(image, model(image), content_targets, grams, final_pixels)
+            terms = objective.terms(image, model(image), content_targets, targets, final_pixels)
             total = terms["content"] + terms["style"] + terms["tv"]
         return total, tape.gradient(total, image), terms
 
     evaluate = tf.function(loss_and_gradient, input_signature=[tf.TensorSpec((1, *dims, 3), tf.float32)])
     return Stage(dims, _frozen(contentRGB), _frozen(content), tuple(_frozen(s) for s in styles), content_targets,
-                 grams, final_pixels, evaluate)
+                 targets, final_pixels, evaluate)
 
 
 # -- a stage of a run, from its settings --------------------------------------------------------
@@ -142,9 +139,11 @@ def load_stage(model: keras.Model, s: Mapping[str, Any], objective: Objective, d
                final_dims: tuple[int, int]) -> Stage:
     """The stage of a run (settings s) at size dims: the content photo and style images loaded for it."""
     contentRGB = load_rgb(s["input_path"], size=(dims[1], dims[0]))
-    styles = [load_style(source, style_size(s, source, dims), contentRGB, s["preserve_colors"])
-              for source in as_list(s["style_path"])]
-    return build_stage(model, objective, contentRGB, styles, s["style_blend_weights"], final_dims[0] * final_dims[1])
+    sizes = [style_size(s, source, dims) for source in as_list(s["style_path"])]
+    styles = [load_style(source, size, contentRGB, s["preserve_colors"])
+              for source, size in zip(as_list(s["style_path"]), sizes, strict=True)]
+    return build_stage(model, objective, contentRGB, styles, s["style_blend_weights"], final_dims[0] * final_dims[1],
+                       content_regions(s, dims), style_mask_images(s, sizes))
 
 
 def start_image(s: Mapping[str, Any], stage: Stage) -> np.ndarray:

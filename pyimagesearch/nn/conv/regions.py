@@ -1,0 +1,151 @@
+"""Regions: a different style, or none, in each part of the picture (guided Gram matrices).
+
+Gatys et al. 2017 ("Controlling Perceptual Factors in Neural Style Transfer") match, per region,
+the Gram matrix of that region's own pixels. A region is where a content mask says (white: this
+style here, grey: a soft weight), brought down by area to each style layer's grid; its Gram matrix
+is F^T diag(m) F, and its target is the style image's Gram matrix (over the style mask's part, if
+one is given) rescaled to the region's pixel mass, so an all-white mask is exactly today's
+unmasked picture. Styles that share one mask form one region, their targets blended by
+style_blend_weights; pixels that no mask covers get no style term (content and TV only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageColor
+
+from .errors import ImageError, SettingsError
+from .features import preprocess_rgb
+from .images import ImageSource, describe, load_rgb
+from .losses import StyleTarget, masked_gram
+from .settings import label
+
+# A label image's pixel belongs to a colour when within this RGB distance of it (JPEG noise, soft edges).
+COLOR_TOLERANCE = 40.0
+
+
+@dataclass(frozen=True)
+class Region:
+    """The style images (indices) one part of the picture takes, and where that part is."""
+
+    styles: tuple[int, ...]
+    mask: np.ndarray | None = None  # (h, w) float32 weights in [0, 1] at the stage's size; None: everywhere
+
+
+def load_mask(source: ImageSource, size: tuple[int, int]) -> np.ndarray:
+    """A greyscale mask at size (w, h), as float32 weights in [0, 1] (white 1); resized by area."""
+    rgb = load_rgb(source)
+    grey = Image.fromarray((rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32), "F")
+    return np.clip(np.asarray(grey.resize(size, Image.Resampling.BOX), np.float32) / 255.0, 0.0, 1.0)
+
+
+def color_masks(source: ImageSource, colors: Sequence[str], size: tuple[int, int]) -> list[np.ndarray]:
+    """One mask per colour of a label image: where it has that colour (within COLOR_TOLERANCE), at size (w, h)."""
+    rgb = load_rgb(source)
+    masks = []
+    for color in colors:
+        hit = np.linalg.norm(rgb - np.array(ImageColor.getrgb(color)[:3], np.float32), axis=-1) <= COLOR_TOLERANCE
+        # Labels are hard at the label image's own size; resizing by area gives soft edges, never new colours.
+        masks.append(np.asarray(Image.fromarray(hit.astype(np.float32), "F").resize(size, Image.Resampling.BOX),
+                                np.float32))
+    return masks
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is b if isinstance(a, (np.ndarray, Image.Image)) else a == b
+
+
+def content_regions(s: Mapping[str, Any], dims: tuple[int, int]) -> list[Region]:
+    """The regions of a run (settings s) at size dims (h, w): styles sharing a mask share a region."""
+    count = len(_list(s["style_path"]))
+    sources = s["content_masks"]
+    if not sources:
+        return [Region(tuple(range(count)))]
+    size = (dims[1], dims[0])
+    if s["mask_colors"]:
+        masks = color_masks(sources[0], s["mask_colors"], size)
+        keys: list[Any] = [ImageColor.getrgb(c)[:3] for c in s["mask_colors"]]
+    else:
+        masks = [load_mask(source, size) for source in sources]
+        keys = list(sources)
+    regions: list[Region] = []
+    for i in range(count):
+        first = next(j for j in range(count) if _same(keys[j], keys[i]))
+        if first == i:
+            regions.append(Region(tuple(j for j in range(count) if _same(keys[j], keys[i])), masks[i]))
+    return regions
+
+
+def style_mask_images(s: Mapping[str, Any], sizes: Sequence[tuple[int, int]]) -> list[np.ndarray | None]:
+    """Each style image's mask at that image's size (w, h), or None where it has none."""
+    sources = s["style_masks"] or [None] * len(sizes)
+    return [None if source is None else load_mask(source, size) for source, size in zip(sources, sizes, strict=True)]
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def check_regions(s: Mapping[str, Any], dims: tuple[int, int], style_sizes: Sequence[tuple[int, int]]) -> None:
+    """One clear error for a mask that cannot be read (ImageError names it) or an empty region."""
+    for region in content_regions(s, dims):
+        blend = s["style_blend_weights"]
+        if blend and sum(blend[i] for i in region.styles) == 0:
+            raise SettingsError(f"{label('style_blend_weights')} gives every style of a region weight 0 (style "
+                                f"images {', '.join(str(i + 1) for i in region.styles)}): that region would have "
+                                "no style to match")
+        if region.mask is not None and region.mask.sum() < 0.5:
+            styles = ", ".join(describe(_list(s["style_path"])[i]) for i in region.styles)
+            where = (f"colour {s['mask_colors'][region.styles[0]]} of {label('mask_colors')} does not occur in "
+                     f"'{describe(s['content_masks'][0])}'" if s["mask_colors"] else
+                     f"content mask '{describe(s['content_masks'][region.styles[0]])}' is black everywhere")
+            raise ImageError(f"{where}: the region of style {styles} would be empty at {dims[1]}x{dims[0]} px")
+    for i, mask in enumerate(style_mask_images(s, style_sizes)):
+        if mask is not None and mask.sum() < 0.5:
+            raise ImageError(f"style mask '{describe(s['style_masks'][i])}' is black everywhere: style image "
+                             f"'{describe(_list(s['style_path'])[i])}' would give no style")
+
+
+def _at_layer(mask: np.ndarray | None, shape: Sequence[int]) -> tf.Tensor | None:
+    """A mask brought down by area to a layer's (h_l, w_l) grid."""
+    if mask is None:
+        return None
+    return tf.image.resize(tf.constant(mask[None, ..., None]), tuple(shape), method="area")[0, ..., 0]
+
+
+def style_targets(model: keras.Model, styles: Sequence[np.ndarray], blend: Sequence[float] | None,
+                  layers: Sequence[str], output_features: Mapping[str, tf.Tensor],
+                  regions: Sequence[Region] | None = None,
+                  style_masks: Sequence[np.ndarray | None] | None = None) -> list[StyleTarget]:
+    """What each region must match: per layer, its styles' Gram matrices (over their style masks),
+    each rescaled to the region's pixel mass at that layer, blended within the region."""
+    regions = regions or [Region(tuple(range(len(styles))))]
+    style_masks = style_masks or [None] * len(styles)
+    blend = blend or [1.0 / len(styles)] * len(styles)
+    style_features = [model(preprocess_rgb(rgb)) for rgb in styles]
+    targets = []
+    for region in regions:
+        masks = {layer: _at_layer(region.mask, output_features[layer].shape[1:3]) for layer in layers}
+        weights = [blend[i] for i in region.styles]
+        grams: dict[str, tf.Tensor] = {}
+        for i, share in zip(region.styles, weights, strict=True):
+            for layer in layers:
+                features = style_features[i][layer]
+                style_mask = _at_layer(style_masks[i], features.shape[1:3])
+                # A Gram matrix sums over pixels: the style's is brought to the region's pixel mass.
+                out = float(np.prod(output_features[layer].shape[1:3])) if masks[layer] is None else float(
+                    tf.reduce_sum(masks[layer]))
+                mass = float(np.prod(features.shape[1:3])) if style_mask is None else float(tf.reduce_sum(style_mask))
+                gram = share / sum(weights) * (out / max(mass, 1e-6)) * masked_gram(features[0], style_mask)
+                grams[layer] = gram if layer not in grams else grams[layer] + gram
+        share = 1.0 if region.mask is None else float(region.mask.mean())
+        targets.append(StyleTarget(MappingProxyType(grams), None if region.mask is None else MappingProxyType(masks),
+                                   share))
+    return targets
