@@ -7,26 +7,24 @@ stage per size (stage), evaluates it (evaluator), runs the optimiser the setting
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from . import losses
-from .colors import luminance_transfer
 from .device import describe_device
 from .errors import NonFiniteLossError
 from .evaluator import Evaluator, Observer
 from .features import build_extractor, check_backend, deprocess_bgr, preprocess_rgb
 from .images import ImageSource, load_rgb
 from .optimizers import make_optimizer
-from .progress import Progress, say
+from .progress import Progress, announce, say
 from .run_folder import RunFolder, run_record
 from .run_plan import plan_run
 from .settings import as_list, positive_int, weights_source
-from .stage import Objective, Stage, enlarge, load_stage, start_image
+from .stage import Objective, Stage, enlarge, load_stage, picture, start_image
 
 # callback(iteration, image, losses): after each iteration, with the RGB uint8 image just made and
 # its loss split into "total", "content", "style" and "tv". Returning False stops the run there.
@@ -126,14 +124,10 @@ class NeuralStyle:
         schedule = self.plan.schedule()
         folder = RunFolder(self.S["output_path"], run_record(self.S, maxEvals, self.weightsSource,
                                                              self.plan.seed_drawn), self.S["save_every"])
-        say(f"[INFO] {self.finalDims[1]}x{self.finalDims[0]} px, {len(schedule)} iterations of up to {maxEvals} "
-            f"evaluations ({self.S['optimizer']}), writing to '{folder.path}'", self.S["quiet"])
-        if isinstance(self.S["init"], str) and self.S["init"] == "noise" and self.plan.seed_drawn:
-            say(f"[INFO] noise seed {self.S['seed']} (drawn; --seed {self.S['seed']} starts from the same noise "
-                "again)", self.S["quiet"])
+        announce(self.plan, folder.path, maxEvals)
         folder.claim(self.S["overwrite"])
         self.losses, X = folder.losses, None
-        with Progress([h * w for h, w in schedule], maxEvals, self.S["quiet"]) as progress, self._observed(progress):
+        with Progress([h * w for h, w in schedule], maxEvals, self.S["quiet"], self.observers) as progress:
             for i, dims in enumerate(schedule):
                 if X is None or dims != self.dims:
                     X, optimizer = self._startAt(dims, X, progress), make_optimizer(self.S)
@@ -142,7 +136,9 @@ class NeuralStyle:
                 try:
                     optimizer.round(self.evaluator, X, maxEvals)
                 except (KeyboardInterrupt, NonFiniteLossError):
-                    self._keepPartial(folder, i, progress)
+                    best = self.evaluator.best.image  # the unfinished round's best image is kept beside
+                    progress.interrupted(i, folder.path, folder.interrupted(i, None if best is None else
+                                                                            self._picture(best)))
                     raise
                 (loss, X, terms) = self.evaluator.best
                 progress.iteration_ended(i, loss, terms)
@@ -154,14 +150,6 @@ class NeuralStyle:
                     break
         return image
 
-    @contextmanager
-    def _observed(self, progress: Progress) -> Iterator[None]:
-        self.observers.append(progress.evaluated)
-        try:
-            yield
-        finally:
-            self.observers.remove(progress.evaluated)
-
     def _startAt(self, dims: tuple[int, int], X: np.ndarray | None, progress: Progress) -> np.ndarray:
         """Optimise at dims from now on; the start image there: the init, or X (a coarser result) enlarged."""
         previous = self.dims
@@ -171,16 +159,4 @@ class NeuralStyle:
         return (start_image(self.S, self.stage) if X is None else enlarge(X, previous, dims)).ravel()
 
     def _picture(self, X: np.ndarray) -> np.ndarray:
-        """A VGG-space image as the RGB uint8 picture the user gets (colours kept when asked)."""
-        rgb = self.deprocess(X)[..., ::-1]
-        if self.S["preserve_colors"] == "luminance":
-            return luminance_transfer(rgb, self.contentRGB)
-        return np.ascontiguousarray(rgb)
-
-    def _keepPartial(self, folder: RunFolder, i: int, progress: Progress) -> None:
-        best = self.evaluator.best.image
-        path = folder.interrupted(i, None if best is None else self._picture(best))
-        if i:
-            progress.say(f"[INFO] iterations 1-{i} are finished; their images are in '{folder.path}'")
-        if path:
-            progress.say(f"[INFO] iteration {i + 1} stopped early; its best image so far is '{path}'")
+        return picture(self.stage, X, self.S["preserve_colors"])

@@ -28,11 +28,23 @@ def duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
+def announce(plan: Any, folder: str, max_evals: int) -> None:
+    """The [INFO] lines a run starts with: its size, rounds and folder, and a drawn noise seed."""
+    s, (h, w) = plan.settings, plan.final_dims
+    say(f"[INFO] {w}x{h} px, {len(plan.schedule())} iterations of up to {max_evals} evaluations ({s['optimizer']}), "
+        f"writing to '{folder}'", s["quiet"])
+    if isinstance(s["init"], str) and s["init"] == "noise" and plan.seed_drawn:
+        say(f"[INFO] noise seed {s['seed']} (drawn; --seed {s['seed']} starts from the same noise again)", s["quiet"])
+
+
 class Progress:
     """Progress of one transfer(): iterations whose costs (e.g. pixels) are given, max_evals evaluations each."""
 
-    def __init__(self, costs: Sequence[float], max_evals: int, quiet: bool = False) -> None:
+    def __init__(self, costs: Sequence[float], max_evals: int, quiet: bool = False,
+                 observers: list[Any] | None = None) -> None:
+        # observers: the evaluators' observer list, which this progress joins while it is entered.
         self.costs, self.max_evals, self.quiet = list(costs), max_evals, quiet
+        self.observers = observers if observers is not None else []
         # A bar on terminals only (disable=None): logs and notebooks' captured output get the [INFO] lines.
         self.bar = tqdm(total=len(self.costs) * max_evals, unit="eval", dynamic_ncols=True, leave=False,
                         disable=True if quiet else None, file=sys.stderr)
@@ -40,9 +52,11 @@ class Progress:
         self._started = self._round_started = time.perf_counter()
 
     def __enter__(self) -> Progress:
+        self.observers.append(self.evaluated)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.observers.remove(self.evaluated)
         self.bar.close()
 
     def say(self, message: str) -> None:
@@ -53,6 +67,13 @@ class Progress:
         # L-BFGS may take a few evaluations past max_evals: the bar counts up to the round's end only.
         self.bar.update(int(self.bar.n < self._end))
         self.bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items()}, refresh=False)
+
+    def interrupted(self, i: int, folder: str, partial: str | None) -> None:
+        """Iteration i stopped early: say what is kept (the finished iterations, its best image so far)."""
+        if i:
+            self.say(f"[INFO] iterations 1-{i} are finished; their images are in '{folder}'")
+        if partial:
+            self.say(f"[INFO] iteration {i + 1} stopped early; its best image so far is '{partial}'")
 
     def iteration_started(self, i: int) -> None:
         self.say(f"[INFO] starting iteration {i + 1} of {len(self.costs)}")

@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from . import losses
-from .colors import match_colors
-from .features import preprocess_rgb
+from .colors import luminance_transfer, match_colors
+from .features import deprocess_bgr, preprocess_rgb
 from .images import ImageSource, image_size, load_rgb, scaled_size
 from .losses import StyleTarget
 from .regions import Region, content_regions, style_mask_images, style_targets
@@ -159,6 +159,14 @@ def start_image(s: Mapping[str, Any], stage: Stage) -> np.ndarray:
         style = load_style(as_list(s["style_path"])[0], (w, h), stage.contentRGB, s["preserve_colors"])
         return preprocess_rgb(style).astype(np.float64)
     return preprocess_rgb(load_rgb(init, size=(w, h))).astype(np.float64)
+
+
+def picture(stage: Stage, X: np.ndarray, preserve_colors: str = "none") -> np.ndarray:
+    """A flat VGG-space image of the stage as the RGB uint8 picture the user gets (colours kept when asked)."""
+    rgb = deprocess_bgr(X, stage.dims)[..., ::-1]
+    if preserve_colors == "luminance":
+        return luminance_transfer(rgb, stage.contentRGB)
+    return np.ascontiguousarray(rgb)
 
 
 def enlarge(X: np.ndarray, dims: tuple[int, int], to: tuple[int, int]) -> np.ndarray:
