@@ -5,6 +5,10 @@ Edit SETTINGS below, or override any of its keys with a flag (see --help), then 
     python style_transfer.py
 
 To make an earlier result again: python style_transfer.py --config output/settings.json
+
+A folder or a glob as input path paints every photo in it, each into output/<photo name>/:
+
+    python style_transfer.py --input-path holiday/ --output-path output/holiday --workers 2
 """
 
 # pyimagesearch comes first on purpose: it asks Keras for the TensorFlow backend before keras loads,
@@ -88,9 +92,26 @@ SETTINGS = {
 }
 
 
+def parser():
+    p = settings_parser(SETTINGS, description=__doc__)
+    batch = p.add_argument_group("folders of photos (input path a folder or a glob)")
+    batch.add_argument("--workers", type=int, default=1, help="photos at once on this machine, each in its own process")
+    batch.add_argument("--ray-address", metavar="ADDRESS",
+                       help="paint the photos as tasks on this Ray cluster ('auto' finds a local one); needs "
+                       "pip install '.[ray]' and an output folder every node can reach")
+    return p
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = settings_parser(SETTINGS, description=__doc__).parse_args(argv)
+    from pyimagesearch.batch import is_batch, run_batch
+
+    args = parser().parse_args(argv)
     (settings, maxEvals) = apply_flags(SETTINGS, args)
+    if is_batch(settings["input_path"]):
+        run_batch(settings, maxEvals, workers=args.workers, ray_address=args.ray_address)
+        return
+    if (args.workers != 1 or args.ray_address) and not settings.get("quiet"):
+        print("[INFO] --workers and --ray-address spread the photos of a folder; one image runs here")
     NeuralStyle(settings).transfer(maxEvals=maxEvals)
 
 

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shlex
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -55,8 +56,9 @@ def _jpeg(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def contact_sheet(folder: str, cards: list[dict[str, Any]], thumb: int = 256) -> bytes:
-    """A labelled grid of every final image, as JPEG bytes."""
+def contact_sheet(folder: str, cards: list[dict[str, Any]], thumb: int = 256,
+                  label: Any = _label) -> bytes:
+    """A labelled grid of every final image, as JPEG bytes; label(card) is each one's second line."""
     thumbs = []
     for card in cards:
         with Image.open(os.path.join(folder, card["id"], FINAL)) as image:
@@ -74,7 +76,7 @@ def contact_sheet(folder: str, cards: list[dict[str, Any]], thumb: int = 256) ->
         x, y = (i % columns) * thumb, (i // columns) * cell_h
         sheet.paste(image, (x + (thumb - image.width) // 2, y + 4 + (tallest - image.height) // 2))
         draw.text((x + 6, y + tallest + 8), card["id"], fill="black", font=font)
-        draw.text((x + 6, y + tallest + 26), _label(card), fill="black", font=font)
+        draw.text((x + 6, y + tallest + 26), label(card), fill="black", font=font)
     return _jpeg(sheet)
 
 
@@ -174,15 +176,19 @@ refresh();
 """
 
 
+def _thumbnail(source: Any, path: str, side: int = 640) -> None:
+    image = Image.fromarray(load_rgb(source).astype(np.uint8))
+    image.thumbnail((side, side))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    write_atomic(path, buffer.getvalue())
+
+
 def write_gallery(folder: str, content_path: str, style_path: str | list[str]) -> tuple[str, str]:
     """Write index.html and contact_sheet.jpg into the sweep folder; return their paths."""
     style_path = as_list(style_path)[0]  # of several styles, the page shows the first
     for name, source in (("content.png", content_path), ("style.png", style_path)):
-        image = Image.fromarray(load_rgb(source).astype(np.uint8))
-        image.thumbnail((640, 640))
-        buffer = io.BytesIO()
-        image.save(buffer, "PNG")
-        write_atomic(os.path.join(folder, name), buffer.getvalue())
+        _thumbnail(source, os.path.join(folder, name))
     cards = finished(folder)
     buttons = " ".join(
         f'<button onclick="sortBy(\'{"".join(w.title() if i else w for i, w in enumerate(k.split("_")))}\', this)">'
@@ -202,3 +208,71 @@ def write_gallery(folder: str, content_path: str, style_path: str | list[str]) -
     write_atomic(index, page.encode("utf-8"))
     write_atomic(sheet, contact_sheet(folder, cards))
     return index, sheet
+
+
+# -- a batch of photos (pyimagesearch/batch.py): each card shows the photo and its painting -------
+
+BATCH_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>NeuralStyle batch: {title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em; background: #fafafa; }}
+.cards {{ display: flex; flex-wrap: wrap; gap: 1em; }}
+.style img {{ max-height: 220px; }}
+.card {{ margin: 0; background: white; padding: .5em; box-shadow: 0 1px 3px #0003; width: 440px; }}
+.pair {{ display: flex; gap: .4em; }} .pair a {{ flex: 1; }} .pair img {{ width: 100%; }}
+figcaption {{ font-size: .85em; line-height: 1.4; }}
+</style></head><body>
+<h1>Batch: {title}</h1>
+<figure class="style"><img src="style.png" alt="style"><figcaption>style: {style}</figcaption></figure>
+<p>{done} of {count} photos painted{waiting}.</p>{skipped}
+<div class="cards">
+{cards}
+</div>
+</body></html>
+"""
+
+
+def _batch_card(experiment: Any, loss: float | None) -> str:
+    cid = html.escape(experiment.id)
+    shown = f"{loss:.4g}" if loss is not None else "?"
+    return (f'<figure class="card" id="{cid}"><div class="pair">'
+            f'<a href="{cid}/photo.png"><img src="{cid}/photo.png" alt="{cid}: photo" loading="lazy"></a>'
+            f'<a href="{cid}/{FINAL}"><img src="{cid}/{FINAL}" alt="{cid}: painted" loading="lazy"></a></div>'
+            f'<figcaption><b>{html.escape(experiment.title or cid)}</b> → {cid}/ · loss {shown} · '
+            f'<a href="{cid}/settings.json">settings</a></figcaption></figure>')
+
+
+def write_batch_gallery(folder: str, photos: list[Any], style_path: str | list[str],
+                        skipped: Sequence[tuple[str, str]] = ()) -> str:
+    """Write index.html and contact_sheet.jpg for a batch (its finished photos); return the page's path.
+
+    photos: the batch's Experiments; each finished one's photo is copied small beside its painting,
+    so the page works opened from disk and the folder can be moved as it is. skipped: (file, why)
+    of the files that were not painted, listed under the count."""
+    _thumbnail(as_list(style_path)[0], os.path.join(folder, "style.png"))
+    cards, shown = [], []
+    for experiment in photos:
+        if not experiment.done:
+            continue
+        photo = os.path.join(experiment.folder, "photo.png")
+        if not os.path.isfile(photo):
+            _thumbnail(experiment.settings["input_path"], photo)
+        record = read_record(os.path.join(experiment.folder, "settings.json"))
+        loss = (record.get("losses") or [None])[-1]
+        cards.append(_batch_card(experiment, loss))
+        shown.append({"id": experiment.id, "title": experiment.title or experiment.id, "loss": loss})
+    waiting = len(photos) - len(cards)
+    page = BATCH_PAGE.format(title=html.escape(os.path.basename(os.path.abspath(folder))),
+                             style=html.escape(str(as_list(style_path)[0])), done=len(cards), count=len(photos),
+                             waiting=f"; {waiting} still to do (run the same command again)" if waiting else "",
+                             skipped="<p>Not painted: " + "; ".join(
+                                 f"{html.escape(os.path.basename(path))} ({html.escape(why)})" for path, why in skipped)
+                             + "</p>" if skipped else "",
+                             cards="\n".join(cards))
+    index = os.path.join(folder, "index.html")
+    write_atomic(index, page.encode("utf-8"))
+    def caption(card: dict[str, Any]) -> str:
+        return card["title"] if card["loss"] is None else f"{card['title']} · loss {card['loss']:.3g}"
+
+    write_atomic(os.path.join(folder, "contact_sheet.jpg"), contact_sheet(folder, shown, label=caption))
+    return index

@@ -50,6 +50,7 @@ class Experiment:
     max_evals: int
     generation: int = 1  # 1: drawn from the ranges; n + 1: drawn around a favourite of generation n
     parent: str | None = None  # that favourite's id
+    title: str | None = None  # how progress lines name it (a batch's photo); default: its id and weights
 
     @property
     def folder(self) -> str:
@@ -60,6 +61,8 @@ class Experiment:
         return os.path.isfile(os.path.join(self.folder, FINAL))
 
     def describe(self) -> str:
+        if self.title:
+            return self.title
         s = self.settings
         return (f"{self.id} (content {s['content_weight']:.3g}, style {s['style_weight']:.3g}, "
                 f"tv {s['tv_weight']:.3g}, {s['content_layer']})")
@@ -270,12 +273,15 @@ def _ray(todo: list[Experiment], address: str, threads: int) -> Iterator[dict[st
 
 
 def run_sweep(experiments: list[Experiment], workers: int = 1, ray_address: str | None = None,
-              report: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Run the unfinished experiments; report a line for each and for the sweep; return their results."""
+              report: Callable[[str], None] = print, tag: str = "[SWEEP]",
+              noun: str = "experiments") -> list[dict[str, Any]]:
+    """Run the unfinished experiments; report a line for each and for the sweep; return their results.
+
+    tag and noun name them in those lines (a batch of photos runs here too)."""
     todo = [e for e in experiments if not e.done]
     cores = os.cpu_count() or 1
     where = f"Ray cluster {ray_address}" if ray_address else f"{workers} worker{'s' * (workers > 1)}"
-    report(f"[SWEEP] {len(experiments)} experiments: {len(experiments) - len(todo)} already done, "
+    report(f"{tag} {len(experiments)} {noun}: {len(experiments) - len(todo)} already done, "
            f"{len(todo)} to run on {where}")
     if not todo:
         return []
@@ -296,7 +302,7 @@ def run_sweep(experiments: list[Experiment], workers: int = 1, ray_address: str 
         eta = elapsed / len(finished) * (len(todo) - len(finished))
         outcome = (f"FAILED: {result['error']}" if "error" in result
                    else f"loss {result['loss']:.4g}, {result['seconds']:.0f} s")
-        report(f"[SWEEP] {n}/{len(experiments)} {by_id[result['id']].describe()}: {outcome}; "
+        report(f"{tag} {n}/{len(experiments)} {by_id[result['id']].describe()}: {outcome}; "
                f"elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min")
     return finished
 
