@@ -26,11 +26,14 @@ setup(
         # Elsewhere (macOS, Windows) TensorFlow has no GPU build on PyPI: the extra installs nothing more.
         "gpu": ["tensorflow[and-cuda]>=2.16,<2.22; sys_platform == 'linux'"],
         "ray": ["ray>=2.9"],  # generate_examples.py --ray-address
+        # videos: H.264 output that keeps the clip's sound (imageio-ffmpeg ships its own ffmpeg binary)
+        "video": ["imageio-ffmpeg>=0.5"],
         # bench/: convergence.py draws with matplotlib; speed.py also times pastiche when installed
         # (pip install pastiche==1.6.0 torch, the CPU build of torch is enough)
         "bench": ["matplotlib>=3.8"],
         # notebooks/: running the example notebook headless, as its test does
         "notebook": ["nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.29"],
-        "test": ["pytest>=8", "ruff>=0.6", "ray>=2.9", "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.29"],
+        "test": ["pytest>=8", "ruff>=0.6", "ray>=2.9", "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.29",
+                 "imageio-ffmpeg>=0.5"],
     },
 )

@@ -9,6 +9,11 @@ To make an earlier result again: python style_transfer.py --config output/settin
 A folder or a glob as input path paints every photo in it, each into output/<photo name>/:
 
     python style_transfer.py --input-path holiday/ --output-path output/holiday --workers 2
+
+A video (or a folder of numbered frames with --frames) is painted frame by frame, each frame held
+to the one before along the optical flow, into output/frame_00001.png ... and output/<name>.mp4:
+
+    python style_transfer.py --input-path clip.mp4 --output-path output/clip --max-size 256
 """
 
 # pyimagesearch comes first on purpose: it asks Keras for the TensorFlow backend before keras loads,
@@ -76,6 +81,12 @@ SETTINGS = {
     "loss_normalization": "chapter",
     # coarse to fine, e.g. [0.25, 0.5, 1.0]: the iterations split over these fractions of the size
     "scales": None,
+    # video (input_path a clip, or a folder of numbered frames with frames True): the temporal loss's
+    # weight, the iterations of each frame after the first, and the optical flow ("dis" or "farneback")
+    "frames": False,
+    "temporal_weight": 500.0,
+    "frame_iterations": None,
+    "flow": "dis",
     # write every Nth iteration's image only (the last always)
     "save_every": 1,
     # True: print only errors (no progress bar, no [INFO] lines)
@@ -104,9 +115,13 @@ def parser():
 
 def main(argv: list[str] | None = None) -> None:
     from pyimagesearch.batch import is_batch, run_batch
+    from pyimagesearch.nn.conv.video import is_video, transfer_video
 
     args = parser().parse_args(argv)
     (settings, maxEvals) = apply_flags(SETTINGS, args)
+    if is_video(settings["input_path"], bool(settings.get("frames"))):
+        transfer_video(settings, maxEvals)
+        return
     if is_batch(settings["input_path"]):
         run_batch(settings, maxEvals, workers=args.workers, ray_address=args.ray_address)
         return

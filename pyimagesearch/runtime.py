@@ -29,6 +29,9 @@ def start_tensorflow() -> None:
         raise SystemExit(2)
     # The C++ log's later chatter (per-op warnings) is not for our users either, unless they ask.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Nor FFmpeg's, which OpenCV lets through when it reads videos ("moov atom not found" above our
+    # own one-line error); OPENCV_FFMPEG_LOGLEVEL=32 shows it again.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") in ("0", "1"):
         import tensorflow  # noqa: F401  (already started, or the user asked for the log)
 

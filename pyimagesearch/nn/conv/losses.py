@@ -130,6 +130,29 @@ class StyleTarget:
     share: float = 1.0
 
 
+@dataclass(frozen=True)
+class TemporalTarget:
+    """What a video frame must keep of the one before (Ruder et al. 2016; video.py makes it).
+
+    image: the previous stylised frame warped along the optical flow into this frame, (1, h, w, 3)
+    in VGG space; weights: (1, h, w, 1) in [0, 1], 1 where the flow passed its forward-backward
+    check, 0 on pixels that were hidden in the previous frame or sit on a motion boundary.
+    """
+
+    image: tf.Tensor
+    weights: tf.Tensor
+
+
+def temporal_loss(image: tf.Tensor, target: TemporalTarget, normalization: str = "chapter",
+                  reference: int = REFERENCE_PIXELS) -> tf.Tensor:
+    """Ruder et al.'s short-term temporal loss: sum of c * (x - w)^2 over pixels and channels, w the warped
+    previous frame and c its weights. size_invariant: a mean, times the reference's element count, as TV."""
+    squared = target.weights * tf.square(image - target.image)
+    if normalization == "size_invariant":
+        return tf.reduce_mean(squared) * (3 * reference)
+    return tf.reduce_sum(squared)
+
+
 def _mix(terms: list[tf.Tensor], layer_weights: list[float] | None) -> tf.Tensor:
     # Equal weights are the chapter's mean over layers.
     if layer_weights is None:

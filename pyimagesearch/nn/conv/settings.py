@@ -28,6 +28,7 @@ NORMALIZATIONS = ("chapter", "size_invariant")  # the modes losses.weighted_term
 POOLINGS = ("max", "avg")
 PRECISIONS = ("float32", "bfloat16")
 INITS = ("noise", "content", "style")  # or an image
+FLOWS = ("dis", "farneback")  # OpenCV's optical flows (video.py)
 
 
 def label(key: str) -> str:
@@ -272,6 +273,16 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("scales", None, "coarse to fine: fractions of the output size to run at in turn, ending with 1, e.g. "
             "0.25 0.5 1; the iterations are split evenly over them (default: full size only)", _scales,
             type=float, many="S", optional=True),
+    # Video (video.py): a clip in input_path, or a folder of numbered frames with frames=True.
+    Setting("frames", False, "input_path is a folder of numbered video frames (frame_0001.png, ...): paint them as "
+            "one video instead of as separate photos", _boolean),
+    Setting("temporal_weight", 500.0, "video: weight of the temporal loss that keeps each frame like the previous "
+            "one warped along the optical flow, where the flow is trusted (0: only start from it)", _number,
+            type=float),
+    Setting("frame_iterations", None, "video: iterations of every frame after the first, which starts from the "
+            "previous one (default: half of iterations, at least 1)", _count, type=int, optional=True),
+    Setting("flow", "dis", "video: OpenCV's optical flow between content frames, 'dis' or 'farneback'", _choice,
+            choices=FLOWS),
     Setting("save_every", 1, "write iter_<i>.png only every Nth iteration (the last one always)", _count, type=int,
             shapes_picture=False),
     # None: a new noise image every run, as in the chapter; a number: the same one every time.

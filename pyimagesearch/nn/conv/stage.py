@@ -40,6 +40,7 @@ class Objective:
     normalization: str = "chapter"
     content_layer_weights: tuple[float, ...] | None = None
     style_layer_weights: tuple[float, ...] | None = None
+    temporal_weight: float = 0.0  # video frames only (a stage with a TemporalTarget)
 
     @classmethod
     def from_settings(cls, s: Mapping[str, Any]) -> Objective:
@@ -48,13 +49,16 @@ class Objective:
 
         return cls(tuple(as_list(s["content_layer"])), tuple(s["style_layers"]),
                    (s["content_weight"], s["style_weight"], s["tv_weight"]), s["loss_normalization"],
-                   optional(s["content_layer_weights"]), optional(s["style_layer_weights"]))
+                   optional(s["content_layer_weights"]), optional(s["style_layer_weights"]), s["temporal_weight"])
 
     def terms(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], content_targets: Mapping[str, tf.Tensor],
               style_targets: Sequence[StyleTarget], final_pixels: int) -> dict[str, tf.Tensor]:
         return losses.weighted_terms(image, features, content_targets, style_targets, self.weights,
                                      self.normalization, _listed(self.content_layer_weights),
                                      _listed(self.style_layer_weights), final_pixels=final_pixels)
+
+    def temporal_term(self, image: tf.Tensor, target: losses.TemporalTarget) -> tf.Tensor:
+        return self.temporal_weight * losses.temporal_loss(image, target, self.normalization)
 
 
 def _listed(values: tuple[float, ...] | None) -> list[float] | None:
@@ -73,6 +77,7 @@ class Stage:
     styleTargets: tuple[StyleTarget, ...]  # per region: style layer -> Gram matrix to match (regions.py)
     final_pixels: int  # pixels of the finished picture: a coarser stage's loss is taken as at that size
     evaluate: LossFunction
+    temporal: losses.TemporalTarget | None = None  # a video frame's hold on the frame before (video.py)
 
     @property
     def styleGrams(self) -> Mapping[str, tf.Tensor]:
@@ -89,11 +94,13 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 def build_stage(model: keras.Model, objective: Objective, contentRGB: np.ndarray, styles: Sequence[np.ndarray],
                 blend: Sequence[float] | None = None, final_pixels: int | None = None,
                 regions: Sequence[Region] | None = None,
-                style_masks: Sequence[np.ndarray | None] | None = None) -> Stage:
+                style_masks: Sequence[np.ndarray | None] | None = None,
+                temporal: losses.TemporalTarget | None = None) -> Stage:
     """The stage that paints contentRGB in the styles: targets computed once, the loss compiled.
 
     regions: which styles go where (masks at contentRGB's size; default: all of them everywhere);
-    style_masks: which part of each style image gives its style (at that image's size).
+    style_masks: which part of each style image gives its style (at that image's size);
+    temporal: a video frame's previous frame to keep where the flow is trusted (adds a "temporal" term).
     """
     dims = (int(contentRGB.shape[0]), int(contentRGB.shape[1]))
     final_pixels = final_pixels or dims[0] * dims[1]
@@ -107,11 +114,14 @@ def build_stage(model: keras.Model, objective: Objective, contentRGB: np.ndarray
             tape.watch(image)
             terms = objective.terms(image, model(image), content_targets, targets, final_pixels)
             total = terms["content"] + terms["style"] + terms["tv"]
+            if temporal is not None:
+                terms["temporal"] = objective.temporal_term(image, temporal)
+                total += terms["temporal"]
         return total, tape.gradient(total, image), terms
 
     evaluate = tf.function(loss_and_gradient, input_signature=[tf.TensorSpec((1, *dims, 3), tf.float32)])
     return Stage(dims, _frozen(contentRGB), _frozen(content), tuple(_frozen(s) for s in styles), content_targets,
-                 targets, final_pixels, evaluate)
+                 targets, final_pixels, evaluate, temporal)
 
 
 # -- a stage of a run, from its settings --------------------------------------------------------
