@@ -70,7 +70,9 @@ IMAGE_CASES: list[tuple[str, str, Callable[[Path], Path | None], list[str]]] = [
     ("empty", "--input-path", lambda p: (p.write_bytes(b""), p)[1], ["could not be read"]),
     ("not-an-image", "--style-path", lambda p: (p.write_text("just text"), p)[1], ["could not be read"]),
     ("truncated", "--input-path", truncated, ["could not be read"]),
-    ("folder", "--input-path", lambda p: (p.mkdir(), p)[1], ["is a folder"]),
+    # A folder as input path is a batch of photos (pyimagesearch/batch.py): an empty one says so.
+    ("empty-folder", "--input-path", lambda p: (p.mkdir(), p)[1], ["has no files to paint"]),
+    ("folder-as-style", "--style-path", lambda p: (p.mkdir(), p)[1], ["is a folder"]),
     ("too-small", "--input-path", lambda p: png(p, (20, 20)), ["20x20", "at least 32 px", "block5_conv1"]),
     ("decompression-bomb", "--style-path", bomb, ["too large"]),
     ("too-big-for-memory", "--input-path", huge, ["9000x9000", "GiB", "--max-size"]),
