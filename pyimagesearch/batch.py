@@ -19,7 +19,7 @@ from typing import Any
 
 from pyimagesearch.nn.conv.errors import NeuralStyleError, SettingsError
 from pyimagesearch.nn.conv.images import describe, image_size
-from pyimagesearch.nn.conv.run_folder import RECORD, differences, read_record, run_record
+from pyimagesearch.nn.conv.run_folder import other_run, run_record
 from pyimagesearch.nn.conv.run_plan import plan_run
 from pyimagesearch.nn.conv.settings import label, weights_source
 from pyimagesearch.sweep import FINAL, Experiment, check_workers, run_sweep
@@ -99,17 +99,7 @@ def plan_batch(settings: Mapping[str, Any], max_evals: int) -> Batch:
 
 def _check_finished(experiment: Experiment, record: dict[str, Any], overwrite: bool) -> None:
     """A photo whose final.png another run's settings made: refused, or (overwrite) made again."""
-    if not experiment.done:
-        return
-    try:
-        changes = differences(read_record(os.path.join(experiment.folder, RECORD)), record)
-    except SettingsError:
-        changes = [f"no readable {RECORD} says what made it"]
-    if changes and not overwrite:
-        raise SettingsError(f"{label('output_path')}: '{experiment.folder}' already holds a finished picture of "
-                            f"another run ({'; '.join(changes)}); choose another output_path or set overwrite "
-                            "(--overwrite)")
-    if changes:
+    if experiment.done and other_run(experiment.folder, record, overwrite, "a finished picture"):
         os.remove(os.path.join(experiment.folder, FINAL))
 
 

@@ -101,6 +101,27 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
+def other_run(folder: str, record: dict[str, Any], overwrite: bool, holds: str) -> list[str]:
+    """What differs between the run whose files are in folder and this record ([]: the same run).
+
+    A different run is refused with one line naming the folder and what changed, unless overwrite;
+    holds says what the folder has ("3 images"). The caller removes the other run's files.
+    """
+    try:
+        changes = differences(read_record(os.path.join(folder, RECORD)), record)
+    except SettingsError:
+        changes = [f"no readable {RECORD} says what made them"]
+    if changes and not overwrite:
+        raise SettingsError(f"{label('output_path')}: folder '{folder}' already holds {holds} of another run "
+                            f"({'; '.join(changes)}); choose another output_path or set overwrite (--overwrite)")
+    return changes
+
+
+def write_record(folder: str, record: dict[str, Any]) -> None:
+    """settings.json of folder, written atomically."""
+    write_atomic(os.path.join(folder, RECORD), (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+
+
 class RunFolder:
     """The folder of one transfer(): see the module docstring."""
 
@@ -120,18 +141,9 @@ class RunFolder:
         With overwrite, the other run's iter_*.png go first, so no stale image sits beside the new ones.
         """
         images = glob.glob(os.path.join(glob.escape(self.path), "iter_*.png"))
-        if images:
-            try:
-                changes = differences(read_record(os.path.join(self.path, RECORD)), self.record)
-            except SettingsError:
-                changes = [f"no readable {RECORD} says what made them"]
-            if changes and not overwrite:
-                raise SettingsError(
-                    f"{label('output_path')}: folder '{self.path}' already holds {len(images)} images of another "
-                    f"run ({'; '.join(changes)}); choose another output_path or set overwrite (--overwrite)")
-            if changes:
-                for image in images:
-                    os.remove(image)
+        if images and other_run(self.path, self.record, overwrite, f"{len(images)} images"):
+            for image in images:
+                os.remove(image)
         self._write_record()
 
     def keep(self, i: int, image: np.ndarray, loss: float, last: bool = False) -> None:
@@ -156,5 +168,4 @@ class RunFolder:
         return path
 
     def _write_record(self) -> None:
-        record = {**self.record, "losses": self.losses}
-        write_atomic(os.path.join(self.path, RECORD), (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+        write_record(self.path, {**self.record, "losses": self.losses})

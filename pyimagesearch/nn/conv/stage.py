@@ -146,14 +146,19 @@ def load_style(source: ImageSource, size: tuple[int, int], contentRGB: np.ndarra
 
 
 def load_stage(model: keras.Model, s: Mapping[str, Any], objective: Objective, dims: tuple[int, int],
-               final_dims: tuple[int, int]) -> Stage:
-    """The stage of a run (settings s) at size dims: the content photo and style images loaded for it."""
-    contentRGB = load_rgb(s["input_path"], size=(dims[1], dims[0]))
+               final_dims: tuple[int, int], contentRGB: np.ndarray | None = None,
+               temporal: losses.TemporalTarget | None = None) -> Stage:
+    """The stage of a run (settings s) at size dims: the content photo and style images loaded for it.
+
+    contentRGB: the content at dims instead of input_path's (a video frame); temporal: see build_stage.
+    """
+    if contentRGB is None:
+        contentRGB = load_rgb(s["input_path"], size=(dims[1], dims[0]))
     sizes = [style_size(s, source, dims) for source in as_list(s["style_path"])]
     styles = [load_style(source, size, contentRGB, s["preserve_colors"])
               for source, size in zip(as_list(s["style_path"]), sizes, strict=True)]
     return build_stage(model, objective, contentRGB, styles, s["style_blend_weights"], final_dims[0] * final_dims[1],
-                       content_regions(s, dims), style_mask_images(s, sizes))
+                       content_regions(s, dims), style_mask_images(s, sizes), temporal)
 
 
 def start_image(s: Mapping[str, Any], stage: Stage) -> np.ndarray:

@@ -16,7 +16,6 @@ continues at the first unfinished frame.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 import time
@@ -27,7 +26,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .atomic import write_atomic
 from .errors import ImageError, SettingsError
 from .images import load_rgb, scaled_size, write_rgb
 from .progress import duration
@@ -181,26 +179,17 @@ class VideoFolder:
 
     def claim(self, overwrite: bool, count: int) -> list[int]:
         """Refuse frames of a run with other settings (unless overwrite); return the finished frames."""
-        from .run_folder import RECORD, differences, read_record
+        from .run_folder import RECORD, other_run, read_record
 
         done = [i for i in range(count) if os.path.isfile(self.frame_path(i))]
-        stale = glob.glob(os.path.join(glob.escape(self.path), "frame_*.png"))
-        if stale:
-            try:
-                old = read_record(os.path.join(self.path, RECORD))
-                changes = differences(old, self.record)
-            except SettingsError:
-                old, changes = {}, [f"no readable {RECORD} says what made them"]
-            if changes and not overwrite:
-                raise SettingsError(f"{label('output_path')}: folder '{self.path}' already holds {len(stale)} frames "
-                                    f"of another run ({'; '.join(changes)}); choose another output_path or set "
-                                    "overwrite (--overwrite)")
-            if changes:
-                for file in stale:
-                    os.remove(file)
-                done = []
-            else:
-                self.losses = {int(k): v for k, v in (old.get("frame_losses") or {}).items() if int(k) in done}
+        frames = glob.glob(os.path.join(glob.escape(self.path), "frame_*.png"))
+        if frames and other_run(self.path, self.record, overwrite, f"{len(frames)} frames"):
+            for file in frames:
+                os.remove(file)
+            done = []
+        elif done:  # the same run: its finished frames keep their losses
+            old = read_record(os.path.join(self.path, RECORD)).get("frame_losses") or {}
+            self.losses = {int(k): v for k, v in old.items() if int(k) in done}
         self._write_record()
         return done
 
@@ -210,10 +199,9 @@ class VideoFolder:
         self._write_record()
 
     def _write_record(self) -> None:
-        from .run_folder import RECORD
+        from .run_folder import write_record
 
-        record = {**self.record, "frame_losses": {str(i): v for i, v in sorted(self.losses.items())}}
-        write_atomic(os.path.join(self.path, RECORD), (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+        write_record(self.path, {**self.record, "frame_losses": {str(i): v for i, v in sorted(self.losses.items())}})
 
 
 def _ffmpeg() -> str | None:
@@ -289,11 +277,10 @@ def transfer_video(settings: Mapping[str, Any], max_evals: int = 20,
     from .features import build_extractor, check_backend, preprocess_rgb
     from .losses import TemporalTarget
     from .optimizers import make_optimizer
-    from .regions import content_regions, style_mask_images
     from .run_folder import run_record
     from .run_plan import plan_run
-    from .settings import as_list, positive_int, weights_source
-    from .stage import Objective, build_stage, load_style, picture, start_image, style_size
+    from .settings import positive_int, weights_source
+    from .stage import Objective, load_stage, picture, start_image
 
     max_evals = positive_int("maxEvals (--max-evals)", max_evals)
     s = resolve_settings(settings)
@@ -315,9 +302,6 @@ def transfer_video(settings: Mapping[str, Any], max_evals: int = 20,
         f"'{folder.path}'" + (f"; {len(done)} already done" if done else ""))
     model = build_extractor(s["net"], weights_source(s["weights"]), list(plan.layers), s["pooling"], s["precision"])
     objective = Objective.from_settings(s)
-    regions, sources = content_regions(s, (h, w)), as_list(s["style_path"])
-    sizes = [style_size(s, source, (h, w)) for source in sources]
-    masks = style_mask_images(s, sizes)
     previous: tuple[np.ndarray, np.ndarray] | None = None  # (content frame, its painting), RGB float32
     start = time.perf_counter()
     for i, frame in enumerate(clip.frames((w, h))):
@@ -325,8 +309,6 @@ def transfer_video(settings: Mapping[str, Any], max_evals: int = 20,
             previous = (frame, load_rgb(folder.frame_path(i)))
             continue
         began = time.perf_counter()
-        styles = [load_style(source, size, frame, s["preserve_colors"]) for source, size in zip(sources, sizes,
-                                                                                                strict=True)]
         temporal, rounds = None, s["iterations"]
         if previous is not None:
             backward = optical_flow(frame, previous[0], s["flow"])
@@ -334,8 +316,8 @@ def transfer_video(settings: Mapping[str, Any], max_evals: int = 20,
             warped = preprocess_rgb(warp(previous[1], backward))
             weights = consistency(forward, backward)[None, ..., None]
             temporal, rounds = TemporalTarget(tf.constant(warped), tf.constant(weights)), frame_iterations(s)
-        stage = build_stage(model, objective, frame, styles, s["style_blend_weights"], regions=regions,
-                            style_masks=masks, temporal=temporal)
+        # The run's stage with this frame as content (styles, masks: as for a picture; colours matched per frame).
+        stage = load_stage(model, s, objective, (h, w), (h, w), contentRGB=frame, temporal=temporal)
         X = (start_image(s, stage) if temporal is None else warped.astype(np.float64)).ravel()
         evaluator, optimizer = Evaluator(stage), make_optimizer(s)
         for _ in range(rounds):
