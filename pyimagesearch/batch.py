@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyimagesearch.nn.conv.errors import NeuralStyleError, SettingsError
-from pyimagesearch.nn.conv.images import describe, image_size
+from pyimagesearch.nn.conv.images import describe
 from pyimagesearch.nn.conv.run_folder import other_run, run_record
 from pyimagesearch.nn.conv.run_plan import plan_run
 from pyimagesearch.nn.conv.settings import label, weights_source
@@ -80,8 +80,7 @@ def plan_batch(settings: Mapping[str, Any], max_evals: int) -> Batch:
     for path, name in photo_names(files).items():
         photo = {**settings, "input_path": path, "output_path": os.path.join(folder, name)}
         try:
-            image_size(path)
-            planned = plan_run(photo)
+            planned = plan_run(photo)  # its first check reads the photo: a non-image names the file
         except NeuralStyleError as e:
             if describe(path) not in str(e):
                 raise
