@@ -12,6 +12,7 @@ experiments already there, each folder's experiment.json naming its generation a
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import hashlib
 import json
@@ -233,43 +234,83 @@ def run_experiment(experiment: Experiment, threads: int | None = None) -> dict[s
     return {"id": experiment.id, "loss": ns.losses[-1], "seconds": time.perf_counter() - start}
 
 
-def _serial(todo: list[Experiment]) -> Iterator[dict[str, Any]]:
-    for experiment in todo:
-        yield run_experiment(experiment)
+def _call(function: Callable[[Any], Any], item: Any) -> Any:
+    return function(item)
 
 
-def _processes(todo: list[Experiment], workers: int, threads: int) -> Iterator[dict[str, Any]]:
-    import concurrent.futures as cf
-    import multiprocessing
+class Runner:
+    """Runs a function over items here, in worker processes or as tasks on a Ray cluster; yields the
+    results as they finish. One runner (its processes, its Ray connection) serves several map() calls:
+    a sweep's experiments, or a print's tiles phase after phase.
 
-    # spawn, not fork: TensorFlow's runtime does not survive a fork.
-    with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(run_experiment, experiment, threads) for experiment in todo]
-        try:
-            for future in cf.as_completed(futures):
-                yield future.result()
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    The function and items must pickle (a module-level function, plain values). With workers or Ray,
+    each worker gets an equal share of this machine's cores (threads), which the function may apply
+    with limit_threads.
+    """
 
+    def __init__(self, workers: int = 1, ray_address: str | None = None) -> None:
+        self.workers = check_workers(workers)
+        self.ray_address = ray_address
+        cores = os.cpu_count() or 1
+        self.threads: int | None = max(1, cores // workers) if ray_address or workers > 1 else None
+        self._pool: Any = None
+        self._ray: Any = None
 
-def _ray(todo: list[Experiment], address: str, threads: int) -> Iterator[dict[str, Any]]:
-    try:
-        import ray
-    except ImportError:
-        raise SettingsError("--ray-address needs Ray, an optional extra: pip install '.[ray]'") from None
-    try:
-        ray.init(address=address, log_to_driver=False)
-    except Exception as e:  # Ray raises ConnectionError, ValueError, ... for a bad address
-        raise SettingsError(f"--ray-address: cannot connect to a Ray cluster at '{address}' ({e})") from None
-    try:
-        task = ray.remote(num_cpus=threads)(run_experiment)
-        pending = [task.remote(experiment, threads) for experiment in todo]
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(ready[0])
-    finally:
-        ray.shutdown()
+    def describe(self) -> str:
+        return f"Ray cluster {self.ray_address}" if self.ray_address else \
+            f"{self.workers} worker{'s' * (self.workers > 1)}"
+
+    def __enter__(self) -> Runner:
+        if self.ray_address:
+            try:
+                import ray
+            except ImportError:
+                raise SettingsError("--ray-address needs Ray, an optional extra: pip install '.[ray]'") from None
+            try:
+                ray.init(address=self.ray_address, log_to_driver=False)
+            except Exception as e:  # Ray raises ConnectionError, ValueError, ... for a bad address
+                raise SettingsError(f"--ray-address: cannot connect to a Ray cluster at '{self.ray_address}' "
+                                    f"({e})") from None
+            self._ray = ray
+        elif self.workers > 1:
+            import concurrent.futures as cf
+            import multiprocessing
+
+            # spawn, not fork: TensorFlow's runtime does not survive a fork.
+            self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        if self._pool is not None:
+            # After Ctrl-C or an error nothing more is started, and what runs is not waited for.
+            self._pool.shutdown(wait=error is None, cancel_futures=error is not None)
+            self._pool = None
+        if self._ray is not None:
+            self._ray.shutdown()
+            self._ray = None
+
+    def map(self, function: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """function(item) for every item, yielded as each finishes (in order when run here)."""
+        if self._ray is not None:
+            task = self._ray.remote(num_cpus=self.threads)(_call)
+            pending = [task.remote(function, item) for item in items]
+            while pending:
+                ready, pending = self._ray.wait(pending, num_returns=1)
+                yield self._ray.get(ready[0])
+        elif self._pool is not None:
+            import concurrent.futures as cf
+
+            futures = [self._pool.submit(function, item) for item in items]
+            try:
+                for future in cf.as_completed(futures):
+                    yield future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        else:
+            for item in items:
+                yield function(item)
 
 
 def run_sweep(experiments: list[Experiment], workers: int = 1, ray_address: str | None = None,
@@ -279,32 +320,29 @@ def run_sweep(experiments: list[Experiment], workers: int = 1, ray_address: str 
 
     tag and noun name them in those lines (a batch of photos runs here too)."""
     todo = [e for e in experiments if not e.done]
-    cores = os.cpu_count() or 1
-    where = f"Ray cluster {ray_address}" if ray_address else f"{workers} worker{'s' * (workers > 1)}"
+    runner = Runner(workers, ray_address)
     report(f"{tag} {len(experiments)} {noun}: {len(experiments) - len(todo)} already done, "
-           f"{len(todo)} to run on {where}")
+           f"{len(todo)} to run on {runner.describe()}")
     if not todo:
         return []
-    results: Iterable[dict[str, Any]]
-    if ray_address:
-        results = _ray(todo, ray_address, max(1, cores // max(workers, 1)))
-    elif workers > 1:
-        results = _processes(todo, workers, max(1, cores // workers))
-    else:
-        results = _serial(todo)
     by_id = {e.id: e for e in todo}
     finished: list[dict[str, Any]] = []
     start = time.perf_counter()
-    for result in results:
-        finished.append(result)
-        n = len(experiments) - len(todo) + len(finished)
-        elapsed = time.perf_counter() - start
-        eta = elapsed / len(finished) * (len(todo) - len(finished))
-        outcome = (f"FAILED: {result['error']}" if "error" in result
-                   else f"loss {result['loss']:.4g}, {result['seconds']:.0f} s")
-        report(f"{tag} {n}/{len(experiments)} {by_id[result['id']].describe()}: {outcome}; "
-               f"elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min")
+    with runner:
+        for result in runner.map(functools.partial(run_experiment, threads=runner.threads), todo):
+            finished.append(result)
+            report(_line(tag, len(experiments) - len(todo) + len(finished), len(experiments),
+                         by_id[result["id"]].describe(), result, start, len(finished), len(todo)))
     return finished
+
+
+def _line(tag: str, n: int, total: int, name: str, result: dict[str, Any], start: float, finished: int,
+          todo: int) -> str:
+    elapsed = time.perf_counter() - start
+    eta = elapsed / finished * (todo - finished)
+    outcome = (f"FAILED: {result['error']}" if "error" in result
+               else f"loss {result['loss']:.4g}, {result['seconds']:.0f} s")
+    return f"{tag} {n}/{total} {name}: {outcome}; elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min"
 
 
 def check_workers(workers: int) -> int:

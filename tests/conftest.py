@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import secrets
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +53,25 @@ def tiny_ns(tiny_images: dict[str, str], tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def ray_cluster():
+    """A Ray cluster of our own on loopback, for one test: (its address, the environment its clients need)."""
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("ray")
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Ray 2.59+ wants a token shared by the cluster and its clients.
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
+           "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    started = subprocess.run([ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                              "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"],
+                             capture_output=True, text=True, timeout=180, env=env)
+    assert started.returncode == 0, started.stderr
+    try:
+        yield f"127.0.0.1:{port}", env
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120, env=env)

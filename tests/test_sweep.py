@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -104,30 +102,11 @@ def test_workers_give_the_same_folders(first_sweep, tiny_images, tmp_path):
     assert experiment_folders(tmp_path / "w2") == experiment_folders(out)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_ray_cluster(first_sweep, tiny_images, tmp_path):
-    if os.environ.get("CI") != "true":
-        pytest.importorskip("ray")
-    ray_cli = str(Path(sys.executable).with_name("ray"))
-    port = free_port()
-    # A cluster of our own on loopback; Ray 2.59+ wants a token shared by the cluster and its clients.
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
-           "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-    started = subprocess.run([ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-                              "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"],
-                             capture_output=True, text=True, timeout=180, env=env)
-    assert started.returncode == 0, started.stderr
-    try:
-        done = sweep(tiny_images, tmp_path / "ray", "--ray-address", f"127.0.0.1:{port}", env=env)
-    finally:
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120, env=env)
+def test_ray_cluster(first_sweep, tiny_images, tmp_path, ray_cluster):
+    (address, env) = ray_cluster
+    done = sweep(tiny_images, tmp_path / "ray", "--ray-address", address, env=env)
     assert done.returncode == 0, done.stderr
-    assert f"Ray cluster 127.0.0.1:{port}" in done.stdout
+    assert f"Ray cluster {address}" in done.stdout
     out, _ = first_sweep
     assert experiment_folders(tmp_path / "ray") == experiment_folders(out)
     assert all((tmp_path / "ray" / n / "final.png").is_file() for n in experiment_folders(out))
