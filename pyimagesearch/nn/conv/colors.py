@@ -31,11 +31,13 @@ def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
     return (np.asarray(ycbcr, dtype=np.float64) - _CHROMA_OFFSET) @ np.linalg.inv(_RGB_TO_YCBCR).T
 
 
-def luminance_transfer(output_rgb: np.ndarray, content_rgb: np.ndarray) -> np.ndarray:
-    """The output's luminance with the content's chroma, as uint8 RGB (both images one size)."""
+def luminance_transfer(output_rgb: np.ndarray, content_rgb: np.ndarray, exact: bool = False) -> np.ndarray:
+    """The output's luminance with the content's chroma, as uint8 RGB (both images one size); exact: as
+    float64 in [0, 255], not rounded (for a 16-bit picture)."""
     ycbcr = rgb_to_ycbcr(content_rgb)
     ycbcr[..., 0] = rgb_to_ycbcr(output_rgb)[..., 0]
-    return np.clip(np.rint(ycbcr_to_rgb(ycbcr)), 0, 255).astype(np.uint8)
+    rgb = np.clip(ycbcr_to_rgb(ycbcr), 0, 255)
+    return rgb if exact else np.rint(rgb).astype(np.uint8)
 
 
 def _sqrtm(cov: np.ndarray, inverse: bool = False) -> np.ndarray:

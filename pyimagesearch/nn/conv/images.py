@@ -123,13 +123,30 @@ def load_rgb(path: ImageSource, size: tuple[int, int] | None = None) -> np.ndarr
     return np.asarray(image, dtype=np.float32)
 
 
+def is_deep(source: ImageSource) -> bool:
+    """Whether an image holds more than 8 bits per channel (a 16-bit PNG or TIFF, a uint16 array)."""
+    if isinstance(source, Image.Image):
+        source = np.asarray(source)
+    if isinstance(source, np.ndarray):
+        return source.dtype == np.uint16
+    # Pillow reads a 48-bit RGB PNG as 8-bit RGB; OpenCV keeps its 16 bits, and says so in the dtype.
+    pixels = cv2.imdecode(np.fromfile(os.fspath(source), np.uint8), cv2.IMREAD_UNCHANGED)
+    return pixels is not None and pixels.dtype == np.uint16
+
+
+def write_rgb16(path: str, rgb: np.ndarray) -> None:
+    """Write float RGB in [0, 255] (not rounded to 8 bits) as a 16-bit PNG, atomically."""
+    deep = np.rint(np.clip(np.asarray(rgb, np.float64), 0, 255) * (65535 / 255)).astype(np.uint16)
+    write_image(path, np.ascontiguousarray(deep[..., ::-1]))
+
+
 def write_rgb(path: str, rgb: np.ndarray) -> None:
     """write_image for an RGB uint8 image (what transfer() returns and callbacks see)."""
     write_image(path, np.ascontiguousarray(rgb[..., ::-1]))
 
 
 def write_image(path: str, bgr: np.ndarray) -> None:
-    """Write a BGR uint8 image atomically, in the format its extension names."""
+    """Write a BGR uint8 (or, as PNG, uint16) image atomically, in the format its extension names."""
     suffix = os.path.splitext(path)[1] or ".png"
     ok, encoded = cv2.imencode(suffix, bgr)
     if not ok:

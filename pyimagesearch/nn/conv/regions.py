@@ -120,32 +120,88 @@ def _at_layer(mask: np.ndarray | None, shape: Sequence[int]) -> tf.Tensor | None
     return tf.image.resize(tf.constant(mask[None, ..., None]), tuple(shape), method="area")[0, ..., 0]
 
 
+def _windows(length: int, window: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """Along one side: (core start, core end, window start, window end), cores tiling [0, length).
+
+    Cores and window starts fall on multiples of 16 px, VGG's coarsest grid at block5, so a core's
+    features are a whole crop of its window's at every layer.
+    """
+    if length <= window:
+        return [(0, length, 0, length)]
+    step = max(16, window // 16 * 16)
+    spans = []
+    for start in range(0, length, step):
+        end = min(start + step, length)
+        spans.append((start, end, max(0, start - margin), min(length, end + margin)))
+    return spans
+
+
+def _core(core: tuple[int, int], window: tuple[int, int], cells: int) -> slice:
+    """Which of a layer's `cells` positions along a window's side lie in its core (both in px)."""
+    # The layer's stride in px: a power of two (VGG's pools), whatever the pools' rounding down did.
+    stride = 2 ** round(np.log2((window[1] - window[0]) / cells))
+    end = cells if core[1] == window[1] else min(cells, (core[1] - window[0]) // stride)
+    return slice((core[0] - window[0]) // stride, end)
+
+
+def gram_densities(model: keras.Model, rgb: np.ndarray, layers: Sequence[str], mask: np.ndarray | None = None,
+                   window: int | None = None, margin: int = 96) -> dict[str, tuple[tf.Tensor, float]]:
+    """Per layer: (Gram matrix of an image's features, over its mask if given; the pixel mass it sums over).
+
+    window: a painting larger than this many px a side (print-size pictures) is taken in windows of
+    about window px plus a margin whose features are cut away, so memory stays that of a window; a
+    Gram matrix is a sum over pixels, so the cores' sums add up to the whole image's.
+    """
+    (h, w) = rgb.shape[:2]
+    sums: dict[str, tf.Tensor] = {}
+    mass: dict[str, float] = dict.fromkeys(layers, 0.0)
+    for y0, y1, wy0, wy1 in _windows(h, window or max(h, w), margin):
+        for x0, x1, wx0, wx1 in _windows(w, window or max(h, w), margin):
+            features = model(preprocess_rgb(rgb[wy0:wy1, wx0:wx1]))
+            for layer in layers:
+                (fh, fw) = features[layer].shape[1:3]
+                ry, rx = _core((y0, y1), (wy0, wy1), fh), _core((x0, x1), (wx0, wx1), fw)
+                core = features[layer][0, ry, rx]
+                m = None if mask is None else _at_layer(mask[wy0:wy1, wx0:wx1], (fh, fw))[ry, rx]
+                gram = masked_gram(core, m)
+                sums[layer] = gram if layer not in sums else sums[layer] + gram
+                mass[layer] += float(core.shape[0] * core.shape[1]) if m is None else float(tf.reduce_sum(m))
+    return {layer: (sums[layer], mass[layer]) for layer in layers}
+
+
+def region_targets(styles: Sequence[Mapping[str, tuple[tf.Tensor, float]]], blend: Sequence[float] | None,
+                   layers: Sequence[str], layer_shapes: Mapping[str, Sequence[int]],
+                   regions: Sequence[Region] | None = None) -> list[StyleTarget]:
+    """What each region of a picture whose layers have layer_shapes (h_l, w_l) must match: per layer, its
+    styles' Gram matrices (gram_densities) rescaled to the region's pixel mass there, blended within it."""
+    regions = regions or [Region(tuple(range(len(styles))))]
+    blend = blend or [1.0 / len(styles)] * len(styles)
+    targets = []
+    for region in regions:
+        masks = {layer: _at_layer(region.mask, layer_shapes[layer]) for layer in layers}
+        weights = [blend[i] for i in region.styles]
+        grams: dict[str, tf.Tensor] = {}
+        for i, share in zip(region.styles, weights, strict=True):
+            for layer in layers:
+                (style_gram, mass) = styles[i][layer]
+                # A Gram matrix sums over pixels: the style's is brought to the region's pixel mass.
+                out = float(np.prod(layer_shapes[layer])) if masks[layer] is None else float(
+                    tf.reduce_sum(masks[layer]))
+                gram = share / sum(weights) * (out / max(mass, 1e-6)) * style_gram
+                grams[layer] = gram if layer not in grams else grams[layer] + gram
+        share = 1.0 if region.mask is None else float(region.mask.mean())
+        targets.append(StyleTarget(MappingProxyType(grams), None if region.mask is None else MappingProxyType(masks),
+                                   share))
+    return targets
+
+
 def style_targets(model: keras.Model, styles: Sequence[np.ndarray], blend: Sequence[float] | None,
                   layers: Sequence[str], output_features: Mapping[str, tf.Tensor],
                   regions: Sequence[Region] | None = None,
                   style_masks: Sequence[np.ndarray | None] | None = None) -> list[StyleTarget]:
     """What each region must match: per layer, its styles' Gram matrices (over their style masks),
     each rescaled to the region's pixel mass at that layer, blended within the region."""
-    regions = regions or [Region(tuple(range(len(styles))))]
     style_masks = style_masks or [None] * len(styles)
-    blend = blend or [1.0 / len(styles)] * len(styles)
-    style_features = [model(preprocess_rgb(rgb)) for rgb in styles]
-    targets = []
-    for region in regions:
-        masks = {layer: _at_layer(region.mask, output_features[layer].shape[1:3]) for layer in layers}
-        weights = [blend[i] for i in region.styles]
-        grams: dict[str, tf.Tensor] = {}
-        for i, share in zip(region.styles, weights, strict=True):
-            for layer in layers:
-                features = style_features[i][layer]
-                style_mask = _at_layer(style_masks[i], features.shape[1:3])
-                # A Gram matrix sums over pixels: the style's is brought to the region's pixel mass.
-                out = float(np.prod(output_features[layer].shape[1:3])) if masks[layer] is None else float(
-                    tf.reduce_sum(masks[layer]))
-                mass = float(np.prod(features.shape[1:3])) if style_mask is None else float(tf.reduce_sum(style_mask))
-                gram = share / sum(weights) * (out / max(mass, 1e-6)) * masked_gram(features[0], style_mask)
-                grams[layer] = gram if layer not in grams else grams[layer] + gram
-        share = 1.0 if region.mask is None else float(region.mask.mean())
-        targets.append(StyleTarget(MappingProxyType(grams), None if region.mask is None else MappingProxyType(masks),
-                                   share))
-    return targets
+    densities = [gram_densities(model, rgb, layers, mask) for rgb, mask in zip(styles, style_masks, strict=True)]
+    return region_targets(densities, blend, layers, {layer: output_features[layer].shape[1:3] for layer in layers},
+                          regions)

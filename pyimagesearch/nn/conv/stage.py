@@ -9,6 +9,7 @@ tensors, so stages never share or swap state.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -20,10 +21,10 @@ import tensorflow as tf
 
 from . import losses
 from .colors import luminance_transfer, match_colors
-from .features import deprocess_bgr, preprocess_rgb
+from .features import IMAGENET_BGR_MEAN, preprocess_rgb
 from .images import ImageSource, image_size, load_rgb, scaled_size
 from .losses import StyleTarget
-from .regions import Region, content_regions, style_mask_images, style_targets
+from .regions import Region, content_regions, region_targets, style_mask_images, style_targets
 from .settings import as_list
 
 # image (1, h, w, 3) float32 -> (total loss, its gradient, {"content", "style", "tv": weighted terms})
@@ -91,35 +92,68 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
+# Per network: (objective, size, final pixels, temporal or not) -> the compiled loss and gradient. The
+# targets are its arguments, so every stage of one size (the tiles of a print, the frames of a video)
+# shares one trace instead of tracing VGG again for each.
+_COMPILED: weakref.WeakKeyDictionary[keras.Model, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+
+
+def _compiled_loss(model: keras.Model, objective: Objective, dims: tuple[int, int], final_pixels: int,
+                   temporal: bool) -> Any:
+    key = (objective, dims, final_pixels, temporal)
+    functions = _COMPILED.setdefault(model, {})
+    if key not in functions:
+        network = weakref.ref(model)  # the cache must not keep the model it is keyed by alive
+
+        def loss_and_gradient(image: tf.Tensor, content_targets: Mapping[str, tf.Tensor], targets: Any,
+                              previous: Any) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+            regions = [StyleTarget(grams, masks, share) for grams, masks, share in targets]
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                terms = objective.terms(image, network()(image), content_targets, regions, final_pixels)
+                total = terms["content"] + terms["style"] + terms["tv"]
+                if previous is not None:
+                    terms["temporal"] = objective.temporal_term(image, losses.TemporalTarget(*previous))
+                    total += terms["temporal"]
+            return total, tape.gradient(total, image), terms
+
+        functions[key] = tf.function(loss_and_gradient)
+    return functions[key]
+
+
 def build_stage(model: keras.Model, objective: Objective, contentRGB: np.ndarray, styles: Sequence[np.ndarray],
                 blend: Sequence[float] | None = None, final_pixels: int | None = None,
                 regions: Sequence[Region] | None = None,
                 style_masks: Sequence[np.ndarray | None] | None = None,
-                temporal: losses.TemporalTarget | None = None) -> Stage:
+                temporal: losses.TemporalTarget | None = None,
+                style_grams: Sequence[Mapping[str, tuple[tf.Tensor, float]]] | None = None) -> Stage:
     """The stage that paints contentRGB in the styles: targets computed once, the loss compiled.
 
     regions: which styles go where (masks at contentRGB's size; default: all of them everywhere);
     style_masks: which part of each style image gives its style (at that image's size);
-    temporal: a video frame's previous frame to keep where the flow is trusted (adds a "temporal" term).
+    temporal: a video frame's previous frame to keep where the flow is trusted (adds a "temporal" term);
+    style_grams: each style's Gram matrices already taken (regions.gram_densities), instead of from
+    styles: a tile of a print takes them from the painting at the size of the whole picture.
     """
     dims = (int(contentRGB.shape[0]), int(contentRGB.shape[1]))
     final_pixels = final_pixels or dims[0] * dims[1]
     content = preprocess_rgb(contentRGB)
     features = model(content)  # the targets never change during a run: computed once per stage
     content_targets = MappingProxyType({layer: features[layer][0] for layer in objective.content_layers})
-    targets = tuple(style_targets(model, styles, blend, objective.style_layers, features, regions, style_masks))
+    if style_grams is None:
+        targets = tuple(style_targets(model, styles, blend, objective.style_layers, features, regions, style_masks))
+    else:
+        shapes = {layer: features[layer].shape[1:3] for layer in objective.style_layers}
+        targets = tuple(region_targets(style_grams, blend, objective.style_layers, shapes, regions))
+    compiled = _compiled_loss(model, objective, dims, final_pixels, temporal is not None)
+    # As tensors: a Python number would be part of the trace's key, and every region share a new trace.
+    packed = tuple((dict(t.grams), None if t.masks is None else dict(t.masks), tf.constant(t.share, tf.float32))
+                   for t in targets)
+    previous = None if temporal is None else (temporal.image, temporal.weights)
 
-    def loss_and_gradient(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            terms = objective.terms(image, model(image), content_targets, targets, final_pixels)
-            total = terms["content"] + terms["style"] + terms["tv"]
-            if temporal is not None:
-                terms["temporal"] = objective.temporal_term(image, temporal)
-                total += terms["temporal"]
-        return total, tape.gradient(total, image), terms
+    def evaluate(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+        return compiled(image, dict(content_targets), packed, previous)
 
-    evaluate = tf.function(loss_and_gradient, input_signature=[tf.TensorSpec((1, *dims, 3), tf.float32)])
     return Stage(dims, _frozen(contentRGB), _frozen(content), tuple(_frozen(s) for s in styles), content_targets,
                  targets, final_pixels, evaluate, temporal)
 
@@ -147,44 +181,72 @@ def load_style(source: ImageSource, size: tuple[int, int], contentRGB: np.ndarra
 
 def load_stage(model: keras.Model, s: Mapping[str, Any], objective: Objective, dims: tuple[int, int],
                final_dims: tuple[int, int], contentRGB: np.ndarray | None = None,
-               temporal: losses.TemporalTarget | None = None) -> Stage:
+               temporal: losses.TemporalTarget | None = None, loss_pixels: int | None = None) -> Stage:
     """The stage of a run (settings s) at size dims: the content photo and style images loaded for it.
 
-    contentRGB: the content at dims instead of input_path's (a video frame); temporal: see build_stage.
+    contentRGB: the content at dims instead of input_path's (a video frame); temporal: see build_stage;
+    loss_pixels: the size the loss is taken at, when not final_dims's (a tiled run: a tile's).
     """
     if contentRGB is None:
         contentRGB = load_rgb(s["input_path"], size=(dims[1], dims[0]))
     sizes = [style_size(s, source, dims) for source in as_list(s["style_path"])]
     styles = [load_style(source, size, contentRGB, s["preserve_colors"])
               for source, size in zip(as_list(s["style_path"]), sizes, strict=True)]
-    return build_stage(model, objective, contentRGB, styles, s["style_blend_weights"], final_dims[0] * final_dims[1],
-                       content_regions(s, dims), style_mask_images(s, sizes), temporal)
+    return build_stage(model, objective, contentRGB, styles, s["style_blend_weights"],
+                       loss_pixels or final_dims[0] * final_dims[1], content_regions(s, dims),
+                       style_mask_images(s, sizes), temporal)
 
 
 def start_image(s: Mapping[str, Any], stage: Stage) -> np.ndarray:
     """The first image of a run (its `init` setting) at the stage's size, as a (1, h, w, 3) float64 VGG batch."""
-    (h, w) = stage.dims
+    return start_picture(s, stage.dims, stage.contentRGB).astype(np.float64)
+
+
+def start_picture(s: Mapping[str, Any], dims: tuple[int, int], contentRGB: np.ndarray) -> np.ndarray:
+    """The `init` setting's image at size dims (contentRGB: the photo there), a (1, h, w, 3) VGG batch."""
+    (h, w) = dims
     init = s["init"]
     if isinstance(init, str) and init == "noise":
         rng = np.random.default_rng(s["seed"])  # None (a caller's own settings): fresh entropy
         return rng.uniform(0, 255, (1, h, w, 3)) - 128  # the chapter's start
     if isinstance(init, str) and init == "content":
-        return stage.content.astype(np.float64)
+        return preprocess_rgb(contentRGB)
     if isinstance(init, str) and init == "style":
-        style = load_style(as_list(s["style_path"])[0], (w, h), stage.contentRGB, s["preserve_colors"])
-        return preprocess_rgb(style).astype(np.float64)
-    return preprocess_rgb(load_rgb(init, size=(w, h))).astype(np.float64)
+        return preprocess_rgb(load_style(as_list(s["style_path"])[0], (w, h), contentRGB, s["preserve_colors"]))
+    return preprocess_rgb(load_rgb(init, size=(w, h)))
 
 
 def picture(stage: Stage, X: np.ndarray, preserve_colors: str = "none") -> np.ndarray:
     """A flat VGG-space image of the stage as the RGB uint8 picture the user gets (colours kept when asked)."""
-    rgb = deprocess_bgr(X, stage.dims)[..., ::-1]
-    if preserve_colors == "luminance":
-        return luminance_transfer(rgb, stage.contentRGB)
-    return np.ascontiguousarray(rgb)
+    return rgb_picture(X, stage.dims, stage.contentRGB, preserve_colors)
 
 
-def enlarge(X: np.ndarray, dims: tuple[int, int], to: tuple[int, int]) -> np.ndarray:
-    """A flat VGG-space image of size dims, resized (bicubic) to `to`, as a (1, h, w, 3) float64 batch."""
+def rgb_picture(X: np.ndarray, dims: tuple[int, int], contentRGB: np.ndarray | None, preserve_colors: str = "none",
+                exact: bool = False) -> np.ndarray:
+    """A VGG-space image of size dims as the picture the user gets: RGB uint8, or (exact) float32 in [0, 255]
+    not rounded to 8 bits (a 16-bit PNG's). contentRGB: the photo at dims, whose colours luminance keeps.
+
+    Converted a band of rows at a time, so a print-size picture needs no float64 copy of itself.
+    """
+    if preserve_colors == "luminance" and contentRGB is None:
+        raise ValueError("preserve_colors 'luminance' needs the photo's colours (contentRGB)")
+    image = np.reshape(X, (*dims, 3))
+    out = np.empty((*dims, 3), np.float32 if exact else np.uint8)
+    for top in range(0, dims[0], _BAND):
+        rows = slice(top, top + _BAND)
+        rgb = (np.asarray(image[rows], np.float64) + IMAGENET_BGR_MEAN)[..., ::-1]
+        if preserve_colors == "luminance":
+            out[rows] = luminance_transfer(rgb, contentRGB[rows], exact)
+        else:
+            out[rows] = np.clip(rgb, 0, 255) if exact else np.clip(np.rint(rgb), 0, 255)
+    return out
+
+
+_BAND = 256  # rows converted at once by rgb_picture
+
+
+def enlarge(X: np.ndarray, dims: tuple[int, int], to: tuple[int, int], dtype: Any = np.float64) -> np.ndarray:
+    """A flat VGG-space image of size dims, resized (bicubic) to `to`, as a (1, h, w, 3) batch of dtype
+    (float64 for L-BFGS; float32 for a tiled scale's picture, which is never copied to float64)."""
     coarse = tf.constant(np.reshape(X, (1, *dims, 3)), tf.float32)
-    return tf.image.resize(coarse, to, method="bicubic").numpy().astype(np.float64)
+    return tf.image.resize(coarse, to, method="bicubic").numpy().astype(dtype, copy=False)

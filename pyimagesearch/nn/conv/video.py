@@ -273,10 +273,9 @@ def transfer_video(settings: Mapping[str, Any], max_evals: int = 20,
     """
     import tensorflow as tf
 
-    from .evaluator import Evaluator
+    from .evaluator import optimise
     from .features import build_extractor, check_backend, preprocess_rgb
     from .losses import TemporalTarget
-    from .optimizers import make_optimizer
     from .run_folder import run_record
     from .run_plan import plan_run
     from .settings import positive_int, weights_source
@@ -288,6 +287,9 @@ def transfer_video(settings: Mapping[str, Any], max_evals: int = 20,
     if s["scales"]:
         raise SettingsError(f"{label('scales')} is for single pictures: a video's frames after the first start from "
                             "the previous frame, already at full size; leave scales at None")
+    if s["tile_size"]:
+        raise SettingsError(f"{label('tile_size')} is for single pictures: a video's frames are painted whole; "
+                            "leave tile_size at None (max_size sets the frames' size)")
     clip = open_clip(s["input_path"], s["frames"])
     (w, h) = clip.size if not s["max_size"] or max(clip.size) <= s["max_size"] else scaled_size(clip.size,
                                                                                                 s["max_size"])
@@ -319,18 +321,14 @@ def transfer_video(settings: Mapping[str, Any], max_evals: int = 20,
         # The run's stage with this frame as content (styles, masks: as for a picture; colours matched per frame).
         stage = load_stage(model, s, objective, (h, w), (h, w), contentRGB=frame, temporal=temporal)
         X = (start_image(s, stage) if temporal is None else warped.astype(np.float64)).ravel()
-        evaluator, optimizer = Evaluator(stage), make_optimizer(s)
-        for _ in range(rounds):
-            evaluator.start_round()
-            optimizer.round(evaluator, X, max_evals)
-            X = evaluator.best.image
-        image = picture(stage, X, s["preserve_colors"])
-        folder.keep(i, image, evaluator.best.loss)
+        best = optimise(stage, s, X, rounds, max_evals)
+        image = picture(stage, best.image, s["preserve_colors"])
+        folder.keep(i, image, best.loss)
         previous = (frame, image.astype(np.float32))
         # Later frames run fewer rounds than the first: the ETA counts theirs at this frame's pace per round.
         eta = (clip.count - i - 1) * frame_iterations(s) * (time.perf_counter() - began) / rounds
-        say(f"[VIDEO] frame {i + 1}/{clip.count}: loss {evaluator.best.loss:.4e}"
-            + (f", {evaluator.best.terms['temporal']:.3e} of it temporal" if temporal is not None else "")
+        say(f"[VIDEO] frame {i + 1}/{clip.count}: loss {best.loss:.4e}"
+            + (f", {best.terms['temporal']:.3e} of it temporal" if temporal is not None else "")
             + f"; {time.perf_counter() - began:.1f} s; elapsed {duration(time.perf_counter() - start)}, "
             f"ETA {duration(eta)}")
     video = os.path.join(folder.path, f"{clip.name}.mp4")
