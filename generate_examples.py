@@ -65,7 +65,8 @@ def parser():
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pyimagesearch.sweep import RANGES, check_range, check_workers, plan
+    from pyimagesearch.runner import check_workers
+    from pyimagesearch.sweep import RANGES, check_range, plan
 
     args = parser().parse_args(argv)
     if args.render:

@@ -22,7 +22,8 @@ from pyimagesearch.nn.conv.images import describe
 from pyimagesearch.nn.conv.run_folder import other_run, run_record
 from pyimagesearch.nn.conv.run_plan import plan_run
 from pyimagesearch.nn.conv.settings import label, weights_source
-from pyimagesearch.sweep import FINAL, Experiment, check_workers, run_sweep
+from pyimagesearch.runner import check_workers
+from pyimagesearch.sweep import FINAL, Experiment, run_sweep
 
 GLOB_CHARACTERS = "*?["
 

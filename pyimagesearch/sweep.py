@@ -20,7 +20,7 @@ import math
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 from pyimagesearch.nn.conv.atomic import write_atomic
 from pyimagesearch.nn.conv.errors import NeuralStyleError, SettingsError
 from pyimagesearch.nn.conv.settings import DEFAULTS, NEUTRAL_KEYS, resolve_settings, weights_source
+from pyimagesearch.runner import Runner, limit_threads
 
 FINAL = "final.png"
 LINEAGE = "experiment.json"  # an experiment's generation and the favourite it was drawn around
@@ -187,19 +188,6 @@ def plan_around(favourites: list[Favourite], count: int, seed: int, spread: floa
     return experiments
 
 
-def limit_threads(threads: int) -> None:
-    """Cap TensorFlow's threads, so that N workers on one machine share its cores instead of fighting."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    from pyimagesearch.runtime import start_tensorflow
-
-    start_tensorflow()
-    import tensorflow as tf
-
-    with contextlib.suppress(RuntimeError):  # already set in this process: it keeps its first value
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
 def run_experiment(experiment: Experiment, threads: int | None = None) -> dict[str, Any]:
     """Run one experiment into its folder (its log in log.txt); final.png is written last, atomically.
 
@@ -234,85 +222,6 @@ def run_experiment(experiment: Experiment, threads: int | None = None) -> dict[s
     return {"id": experiment.id, "loss": ns.losses[-1], "seconds": time.perf_counter() - start}
 
 
-def _call(function: Callable[[Any], Any], item: Any) -> Any:
-    return function(item)
-
-
-class Runner:
-    """Runs a function over items here, in worker processes or as tasks on a Ray cluster; yields the
-    results as they finish. One runner (its processes, its Ray connection) serves several map() calls:
-    a sweep's experiments, or a print's tiles phase after phase.
-
-    The function and items must pickle (a module-level function, plain values). With workers or Ray,
-    each worker gets an equal share of this machine's cores (threads), which the function may apply
-    with limit_threads.
-    """
-
-    def __init__(self, workers: int = 1, ray_address: str | None = None) -> None:
-        self.workers = check_workers(workers)
-        self.ray_address = ray_address
-        cores = os.cpu_count() or 1
-        self.threads: int | None = max(1, cores // workers) if ray_address or workers > 1 else None
-        self._pool: Any = None
-        self._ray: Any = None
-
-    def describe(self) -> str:
-        return f"Ray cluster {self.ray_address}" if self.ray_address else \
-            f"{self.workers} worker{'s' * (self.workers > 1)}"
-
-    def __enter__(self) -> Runner:
-        if self.ray_address:
-            try:
-                import ray
-            except ImportError:
-                raise SettingsError("--ray-address needs Ray, an optional extra: pip install '.[ray]'") from None
-            try:
-                ray.init(address=self.ray_address, log_to_driver=False)
-            except Exception as e:  # Ray raises ConnectionError, ValueError, ... for a bad address
-                raise SettingsError(f"--ray-address: cannot connect to a Ray cluster at '{self.ray_address}' "
-                                    f"({e})") from None
-            self._ray = ray
-        elif self.workers > 1:
-            import concurrent.futures as cf
-            import multiprocessing
-
-            # spawn, not fork: TensorFlow's runtime does not survive a fork.
-            self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-        return self
-
-    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
-        if self._pool is not None:
-            # After Ctrl-C or an error nothing more is started, and what runs is not waited for.
-            self._pool.shutdown(wait=error is None, cancel_futures=error is not None)
-            self._pool = None
-        if self._ray is not None:
-            self._ray.shutdown()
-            self._ray = None
-
-    def map(self, function: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        """function(item) for every item, yielded as each finishes (in order when run here)."""
-        if self._ray is not None:
-            task = self._ray.remote(num_cpus=self.threads)(_call)
-            pending = [task.remote(function, item) for item in items]
-            while pending:
-                ready, pending = self._ray.wait(pending, num_returns=1)
-                yield self._ray.get(ready[0])
-        elif self._pool is not None:
-            import concurrent.futures as cf
-
-            futures = [self._pool.submit(function, item) for item in items]
-            try:
-                for future in cf.as_completed(futures):
-                    yield future.result()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-        else:
-            for item in items:
-                yield function(item)
-
-
 def run_sweep(experiments: list[Experiment], workers: int = 1, ray_address: str | None = None,
               report: Callable[[str], None] = print, tag: str = "[SWEEP]",
               noun: str = "experiments") -> list[dict[str, Any]]:
@@ -343,9 +252,3 @@ def _line(tag: str, n: int, total: int, name: str, result: dict[str, Any], start
     outcome = (f"FAILED: {result['error']}" if "error" in result
                else f"loss {result['loss']:.4g}, {result['seconds']:.0f} s")
     return f"{tag} {n}/{total} {name}: {outcome}; elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min"
-
-
-def check_workers(workers: int) -> int:
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise SettingsError(f"--workers must be a whole number >= 1, got {workers!r}")
-    return workers
