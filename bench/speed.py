@@ -110,7 +110,7 @@ def chapter_evaluation(ns: NeuralStyle):
 
 def xla_evaluation(ns: NeuralStyle):
     (h, w) = ns.dims
-    fused = tf.function(ns.stage.evaluate.python_function, jit_compile=True)
+    fused = tf.function(ns.stage.evaluate, jit_compile=True)  # the stage's compiled loss, inlined and compiled by XLA
 
     def evaluate(X):
         total, grad, _ = fused(tf.constant(X.reshape(1, h, w, 3), tf.float32))
