@@ -46,7 +46,8 @@ def parser():
     sweep.add_argument("--content-layers", nargs="+", metavar="LAYER",
                        help="content layers to choose from at random (default: --content-layer alone)")
     sweep.add_argument("--workers", type=int, default=1,
-                       help="experiments at once on this machine, each in its own process")
+                       help="experiments at once on this machine, each in its own process (with --render: the "
+                       "tiles of a picture rendered with --tile-size)")
     sweep.add_argument("--around", nargs="+", metavar="ID",
                        help="instead of drawing from the ranges, draw --experiments new ones around these finished "
                        "experiments (ids or unique prefixes) of the sweep in --output-path: their weights "
@@ -142,7 +143,7 @@ def render(args: argparse.Namespace) -> None:
               "--loss-normalization size_invariant keep it")
     size = settings["max_size"] or "full"
     settings["output_path"] = os.path.join(folder, name, f"render_{size}")
-    NeuralStyle(settings).transfer(maxEvals=max_evals)
+    NeuralStyle(settings).transfer(maxEvals=max_evals, workers=args.workers, ray_address=args.ray_address)
     print(f"[SWEEP] rendered {name} into '{settings['output_path']}'")
 
 

@@ -14,6 +14,11 @@ A video (or a folder of numbered frames with --frames) is painted frame by frame
 to the one before along the optical flow, into output/frame_00001.png ... and output/<name>.mp4:
 
     python style_transfer.py --input-path clip.mp4 --output-path output/clip --max-size 256
+
+A print-size picture is refined coarse to fine, sizes above --tile-size in overlapping tiles (the
+memory of one tile; run the same command again after a stop to continue):
+
+    python style_transfer.py --input-path big.jpg --scales 0.25 0.5 1 --tile-size 512 --workers 2
 """
 
 # pyimagesearch comes first on purpose: it asks Keras for the TensorFlow backend before keras loads,
@@ -81,6 +86,11 @@ SETTINGS = {
     "loss_normalization": "chapter",
     # coarse to fine, e.g. [0.25, 0.5, 1.0]: the iterations split over these fractions of the size
     "scales": None,
+    # print-size pictures: scales larger than tile_size px are refined in overlapping tiles (memory of one
+    # tile), tile_overlap px apart (None: tile_size / 8), tile_passes passes with the grid shifted between
+    "tile_size": None,
+    "tile_overlap": None,
+    "tile_passes": 2,
     # video (input_path a clip, or a folder of numbered frames with frames True): the temporal loss's
     # weight, the iterations of each frame after the first, and the optical flow ("dis" or "farneback")
     "frames": False,
@@ -105,11 +115,12 @@ SETTINGS = {
 
 def parser():
     p = settings_parser(SETTINGS, description=__doc__)
-    batch = p.add_argument_group("folders of photos (input path a folder or a glob)")
-    batch.add_argument("--workers", type=int, default=1, help="photos at once on this machine, each in its own process")
+    batch = p.add_argument_group("folders of photos (input path a folder or a glob), tiles of a print (--tile-size)")
+    batch.add_argument("--workers", type=int, default=1,
+                       help="photos, or tiles, at once on this machine, each worker in its own process")
     batch.add_argument("--ray-address", metavar="ADDRESS",
-                       help="paint the photos as tasks on this Ray cluster ('auto' finds a local one); needs "
-                       "pip install '.[ray]' and an output folder every node can reach")
+                       help="paint the photos, or tiles, as tasks on this Ray cluster ('auto' finds a local one); "
+                       "needs pip install '.[ray]', and for photos an output folder every node can reach")
     return p
 
 
@@ -125,9 +136,11 @@ def main(argv: list[str] | None = None) -> None:
     if is_batch(settings["input_path"]):
         run_batch(settings, maxEvals, workers=args.workers, ray_address=args.ray_address)
         return
-    if (args.workers != 1 or args.ray_address) and not settings.get("quiet"):
-        print("[INFO] --workers and --ray-address spread the photos of a folder; one image runs here")
-    NeuralStyle(settings).transfer(maxEvals=maxEvals)
+    ns = NeuralStyle(settings)
+    if (args.workers != 1 or args.ray_address) and not ns.plan.tiled(ns.plan.final_dims) and not ns.S["quiet"]:
+        print("[INFO] --workers and --ray-address spread the photos of a folder or the tiles of a picture "
+              "(--tile-size); this picture is painted whole, here")
+    ns.transfer(maxEvals=maxEvals, workers=args.workers, ray_address=args.ray_address)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ IMAGE_CASES: list[tuple[str, str, Callable[[Path], Path | None], list[str]]] = [
     ("folder-as-style", "--style-path", lambda p: (p.mkdir(), p)[1], ["is a folder"]),
     ("too-small", "--input-path", lambda p: png(p, (20, 20)), ["20x20", "at least 32 px", "block5_conv1"]),
     ("decompression-bomb", "--style-path", bomb, ["too large"]),
-    ("too-big-for-memory", "--input-path", huge, ["9000x9000", "GiB", "--max-size"]),
+    ("too-big-for-memory", "--input-path", huge, ["9000x9000", "GiB", "--max-size", "--tile-size"]),
     ("missing-mask", "--content-masks", lambda p: None, ["does not exist"]),
     ("black-mask", "--content-masks", lambda p: png(p, mode="L"), ["content mask", "black everywhere", "empty"]),
     ("unreadable-style-mask", "--style-masks", lambda p: (p.write_text("not a mask"), p)[1], ["could not be read"]),
@@ -109,6 +109,8 @@ SETTING_CASES: list[tuple[str, list[str], list[str]]] = [
     ("weights-file-with-top", ["--weights", "WEIGHTS_WITH_TOP"], ["top.h5", "classifier top", "notop.h5"]),
     ("weights-file-not-hdf5", ["--weights", "A_FILE"], ["a_file", "not a Keras HDF5"]),
     ("output-path-is-a-file", ["--output-path", "A_FILE"], ["output_path", "a_file"]),
+    ("tile-overlap-too-wide", ["--tile-size", "48", "--tile-overlap", "24"], ["tile_overlap", "less than half"]),
+    ("tile-too-small", ["--tile-size", "8"], ["tile_size", "8x8 px", "at least 32 px"]),
 ]
 
 

@@ -41,7 +41,7 @@ def test_a_stage_is_an_immutable_value(tiny_ns):
 
 
 def test_stages_of_two_sizes_do_not_share_state(tiny_ns, tiny_images):
-    """Each stage's compiled loss closes over its own targets: building another leaves it alone."""
+    """Each stage's loss answers for its own targets: building another leaves it alone."""
     X = noise(tiny_ns.dims)
     before = tiny_ns.loss(X)
     small = load_stage(tiny_ns.model, tiny_ns.S, tiny_ns.objective, (36, 48), tiny_ns.finalDims)

@@ -155,6 +155,9 @@ def min_side(layers: list[str]) -> int:
 # L-BFGS keeps ~25 float64 copies of the image (~600 B/pixel) and a margin rounds both up.
 MEMORY_BASE = 2**30
 MEMORY_PER_PIXEL = 3200
+# A tiled scale needs a tile's worth of the above, plus float32 copies of the whole picture: the
+# picture so far, the photo at that scale, the painting at the matching size, a mask or a start image.
+TILED_PER_PIXEL = 64
 
 
 def available_memory() -> int:
@@ -169,25 +172,45 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_size(what: str, size: tuple[int, int], layers: list[str], setting: str) -> None:
+def memory_needed(size: tuple[int, int], tile: int | None = None) -> int:
+    """Bytes a run at size (w, h) needs, whole or (tile: px a side) in tiles."""
+    (width, height) = size
+    if tile is None or max(width, height) <= tile:
+        return MEMORY_BASE + MEMORY_PER_PIXEL * height * width
+    return MEMORY_BASE + MEMORY_PER_PIXEL * min(height, tile) * min(width, tile) + TILED_PER_PIXEL * height * width
+
+
+def fitting_tile(size: tuple[int, int], memory: int) -> int | None:
+    """The largest tile side (a multiple of 64, at most 1024) with which size (w, h) fits in memory."""
+    return next((tile for tile in range(1024, 63, -64) if memory_needed(size, tile) <= memory), None)
+
+
+def check_size(what: str, size: tuple[int, int], layers: list[str], setting: str, tile: int | None = None) -> None:
     """The one check of an image size: big enough for the layers, small enough for the memory.
 
     what names the image and what sized it ("style image 'b.jpg' at setting 'style_size' ..."), size
     is (w, h), and setting is the key whose lower value would make it fit in memory. The memory is
-    sized for the output; a style image (one forward pass) needs less, so this is cautious there.
+    sized for the output (tile: rendered in tiles of that many px a side); a style image (one forward
+    pass) needs less, so this is cautious there.
     """
     (width, height) = size
     need = min_side(layers)
     if min(width, height) < need:
         raise ImageError(f"{what} is {width}x{height} px; the layers {', '.join(layers)} "
                          f"need at least {need} px on each side")
-    memory = MEMORY_BASE + MEMORY_PER_PIXEL * height * width
+    memory = memory_needed(size, tile)
     have = available_memory()
     if memory <= have:
         return
+    gib = 2.0**30
+    too_much = f"{what} at {width}x{height} px would need about {memory / gib:.1f} GiB of memory, " \
+               f"more than the {have / gib:.1f} GiB available"
+    fit_tile = fitting_tile(size, have)
+    if tile is not None and max(width, height) > tile:
+        smaller = f"set {label('tile_size')} to {fit_tile} or less" if fit_tile else f"lower {label(setting)}"
+        raise ImageError(f"{too_much} in tiles of {tile} px; {smaller}")
     pixels = max(have - MEMORY_BASE, 0) / MEMORY_PER_PIXEL
     fit = int((pixels * max(height, width) / min(height, width)) ** 0.5) // 64 * 64
-    gib = 2.0**30
-    raise ImageError(
-        f"{what} at {width}x{height} px would need about {memory / gib:.1f} GiB of memory, "
-        f"more than the {have / gib:.1f} GiB available; set {label(setting)} to {fit} or less")
+    tiles = f", or render it in tiles with {label('tile_size')} {fit_tile}" if fit_tile and setting == "max_size" \
+        else ""
+    raise ImageError(f"{too_much}; set {label(setting)} to {fit} or less{tiles}")

@@ -33,22 +33,29 @@ def announce(plan: Any, folder: str, max_evals: int) -> None:
     s, (h, w) = plan.settings, plan.final_dims
     say(f"[INFO] {w}x{h} px, {len(plan.schedule())} iterations of up to {max_evals} evaluations ({s['optimizer']}), "
         f"writing to '{folder}'", s["quiet"])
+    if plan.tiled(plan.final_dims):
+        say(f"[INFO] sizes above {s['tile_size']} px are refined in tiles of {s['tile_size']} px (overlap "
+            f"{plan.overlap} px, {s['tile_passes']} passes with the grid shifted); a stop keeps the finished tiles",
+            s["quiet"])
     if isinstance(s["init"], str) and s["init"] == "noise" and plan.seed_drawn:
         say(f"[INFO] noise seed {s['seed']} (drawn; --seed {s['seed']} starts from the same noise again)", s["quiet"])
 
 
 class Progress:
-    """Progress of one transfer(): iterations whose costs (e.g. pixels) are given, max_evals evaluations each."""
+    """Progress of one transfer(), in units of work: each whole iteration, and each pass over the tiles of a
+    tiled scale. costs: each unit's share of the run's time (pixels x evaluations); evals: how many loss
+    evaluations each unit takes (the bar counts them); iterations: how many iterations the run has."""
 
-    def __init__(self, costs: Sequence[float], max_evals: int, quiet: bool = False,
+    def __init__(self, costs: Sequence[float], evals: Sequence[int], iterations: int, quiet: bool = False,
                  observers: list[Any] | None = None) -> None:
         # observers: the evaluators' observer list, which this progress joins while it is entered.
-        self.costs, self.max_evals, self.quiet = list(costs), max_evals, quiet
+        self.costs, self.evals, self.iterations, self.quiet = list(costs), list(evals), iterations, quiet
         self.observers = observers if observers is not None else []
         # A bar on terminals only (disable=None): logs and notebooks' captured output get the [INFO] lines.
-        self.bar = tqdm(total=len(self.costs) * max_evals, unit="eval", dynamic_ncols=True, leave=False,
+        self.bar = tqdm(total=sum(self.evals), unit="eval", dynamic_ncols=True, leave=False,
                         disable=True if quiet else None, file=sys.stderr)
-        self._end = 0  # the evaluation count at which the running iteration ends
+        self._end = 0  # the evaluation count at which the running unit (or tile) ends
+        self._done = self._before = 0.0  # cost finished; of it, before this process started (a resumed run)
         self._started = self._round_started = time.perf_counter()
 
     def __enter__(self) -> Progress:
@@ -68,6 +75,16 @@ class Progress:
         self.bar.update(int(self.bar.n < self._end))
         self.bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items()}, refresh=False)
 
+    def eta(self) -> float:
+        """Seconds left, at the pace of the work done in this process so far."""
+        done = self._done - self._before
+        return (time.perf_counter() - self._started) / done * (sum(self.costs) - self._done) if done > 0 else 0.0
+
+    def resumed(self, unit: int, cost: float = 0.0, evals: int = 0) -> None:
+        """A resumed run: units before unit, and cost / evals of it, were done by an earlier process."""
+        self._done = self._before = sum(self.costs[:unit]) + cost
+        self.bar.update(sum(self.evals[:unit]) + evals)
+
     def interrupted(self, i: int, folder: str, partial: str | None) -> None:
         """Iteration i stopped early: say what is kept (the finished iterations, its best image so far)."""
         if i:
@@ -75,17 +92,25 @@ class Progress:
         if partial:
             self.say(f"[INFO] iteration {i + 1} stopped early; its best image so far is '{partial}'")
 
-    def iteration_started(self, i: int) -> None:
-        self.say(f"[INFO] starting iteration {i + 1} of {len(self.costs)}")
-        self.bar.set_description(f"iteration {i + 1}/{len(self.costs)}", refresh=False)
-        self._end = (i + 1) * self.max_evals
+    def iteration_started(self, i: int, unit: int) -> None:
+        self.say(f"[INFO] starting iteration {i + 1} of {self.iterations}")
+        self.bar.set_description(f"iteration {i + 1}/{self.iterations}", refresh=False)
+        self._end = sum(self.evals[: unit + 1])
         self._round_started = time.perf_counter()
 
-    def iteration_ended(self, i: int, loss: float, terms: dict[str, Any]) -> None:
+    def iteration_ended(self, i: int, unit: int, loss: float, terms: dict[str, Any]) -> None:
         self.bar.update(self._end - self.bar.n)  # L-BFGS may also stop short of it
-        now = time.perf_counter()
-        done = sum(self.costs[: i + 1])
-        eta = (now - self._started) / done * (sum(self.costs) - done)
+        self._done = sum(self.costs[: unit + 1])
         self.say(f"[INFO] end of iteration {i + 1}, loss: {loss:.4e} "
                  f"(content {terms['content']:.3e}, style {terms['style']:.3e}, tv {terms['tv']:.3e}; "
-                 f"{now - self._round_started:.1f} s; ETA {duration(eta)})")
+                 f"{time.perf_counter() - self._round_started:.1f} s; ETA {duration(self.eta())})")
+
+    def tile_started(self, description: str, evals: int) -> None:
+        self.bar.set_description(description, refresh=False)
+        self._end = self.bar.n + evals
+
+    def tile_ended(self, message: str, cost: float) -> None:
+        """A tile of a pass is done: message says which and its loss; cost is its share of the run's time."""
+        self.bar.update(max(0, self._end - self.bar.n))
+        self._done += cost
+        self.say(f"{message}; elapsed {duration(time.perf_counter() - self._started)}, ETA {duration(self.eta())}")

@@ -20,10 +20,11 @@ import numpy as np
 
 from .atomic import write_atomic
 from .errors import SettingsError
-from .images import describe, is_in_memory, write_rgb
+from .images import describe, is_in_memory, write_rgb, write_rgb16
 from .settings import DEFAULTS, NEUTRAL_KEYS, SCHEMA, as_list, label
 
 RECORD = "settings.json"
+WORKING = "working.npz"  # a stopped tiled render's picture so far (tiles.py)
 
 
 def prepare_folder(path: str) -> None:
@@ -131,6 +132,7 @@ class RunFolder:
         self.save_every = save_every
         self.losses: list[float] = []  # the loss at the end of each finished iteration
         self._unsaved: tuple[int, np.ndarray] | None = None  # a finished iteration that save_every skipped
+        self._earlier: list[float] = []  # the losses of the same run stopped earlier in this folder
 
     def image_path(self, i: int, partial: bool = False) -> str:
         return os.path.join(self.path, f"iter_{i}{'_partial' if partial else ''}.png")
@@ -138,20 +140,38 @@ class RunFolder:
     def claim(self, overwrite: bool) -> None:
         """Refuse a folder holding another run's images (unless overwrite), then write settings.json.
 
-        With overwrite, the other run's iter_*.png go first, so no stale image sits beside the new ones.
+        With overwrite, the other run's iter_*.png (and a stopped tiled render's working.npz) go first,
+        so no stale image sits beside the new ones. The same run's losses so far are kept for resume().
         """
-        images = glob.glob(os.path.join(glob.escape(self.path), "iter_*.png"))
-        if images and other_run(self.path, self.record, overwrite, f"{len(images)} images"):
-            for image in images:
-                os.remove(image)
+        files = glob.glob(os.path.join(glob.escape(self.path), "iter_*.png"))
+        images = len(files)
+        files += glob.glob(os.path.join(glob.escape(self.path), WORKING))
+        if files and other_run(self.path, self.record, overwrite,
+                               f"{images} images" if images else "a stopped tiled render"):
+            for file in files:
+                os.remove(file)
+        elif files:
+            self._earlier = list(read_record(os.path.join(self.path, RECORD)).get("losses") or [])
         self._write_record()
 
-    def keep(self, i: int, image: np.ndarray, loss: float, last: bool = False) -> None:
-        """Iteration i finished with this RGB image: record its loss, write it if it is due (or last)."""
+    def resume(self, kept: int) -> None:
+        """Continue a stopped run of the same settings: its first `kept` losses (iterations or tiled passes)
+        stand, as their images do."""
+        self.losses[:] = self._earlier[:kept]
+        self._write_record()
+
+    def keep(self, i: int, image: np.ndarray, loss: float, last: bool = False, exact: np.ndarray | None = None) -> None:
+        """Iteration i finished with this RGB image: record its loss, write it if it is due (or last).
+
+        exact: the same picture as float RGB in [0, 255], given for the last one when the photo was 16-bit:
+        it is then written as a 16-bit PNG."""
         self.losses.append(float(loss))
         self._unsaved = (i, image)
         if last or (i + 1) % self.save_every == 0:
-            write_rgb(self.image_path(i), image)
+            if exact is not None and last:
+                write_rgb16(self.image_path(i), exact)
+            else:
+                write_rgb(self.image_path(i), image)
             self._unsaved = None
         self._write_record()
 

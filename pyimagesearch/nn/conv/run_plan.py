@@ -18,11 +18,25 @@ import numpy as np
 from .device import bfloat16_problem
 from .errors import SettingsError
 from .features import check_layers, check_size, check_weights
-from .images import describe, image_size, scaled_size
+from .images import describe, image_size, is_deep, scaled_size
 from .regions import check_regions
 from .run_folder import prepare_folder
 from .settings import INITS, as_list, label, resolve_settings, weights_source
 from .stage import style_long_side, style_size
+
+
+@dataclass(frozen=True)
+class Block:
+    """The iterations a run spends at one size: first, first + 1, ..., first + count - 1."""
+
+    dims: tuple[int, int]
+    first: int
+    count: int
+    tiled: bool  # larger than tile_size: refined tile by tile (tiles.py)
+
+    @property
+    def iterations(self) -> range:
+        return range(self.first, self.first + self.count)
 
 
 @dataclass(frozen=True)
@@ -32,11 +46,49 @@ class RunPlan:
     final_dims: tuple[int, int]  # (h, w) of the picture
     scale_dims: tuple[tuple[int, int], ...]  # (h, w) of each scale, coarse to fine, ending with final_dims
     seed_drawn: bool = False  # the seed setting was None: settings["seed"] was drawn for this run
+    deep: bool = False  # the photo has 16 bits per channel: so has the finished picture
 
     def schedule(self) -> list[tuple[int, int]]:
         """The size each iteration runs at: the iterations split evenly over the scales, the rest to the finest."""
         share, extra = divmod(self.settings["iterations"], len(self.scale_dims))
         return [dims for dims in self.scale_dims for _ in range(share)] + [self.final_dims] * extra
+
+    def tiled(self, dims: tuple[int, int]) -> bool:
+        return self.settings["tile_size"] is not None and max(dims) > self.settings["tile_size"]
+
+    @property
+    def overlap(self) -> int:
+        """px that neighbouring tiles share: tile_overlap, or an eighth of the tile."""
+        return self.settings["tile_overlap"] or max(1, self.settings["tile_size"] // 8)
+
+    def blocks(self) -> list[Block]:
+        """The schedule as runs of iterations at one size, coarse to fine."""
+        blocks: list[Block] = []
+        for i, dims in enumerate(self.schedule()):
+            if blocks and blocks[-1].dims == dims:
+                blocks[-1] = Block(dims, blocks[-1].first, blocks[-1].count + 1, blocks[-1].tiled)
+            else:
+                blocks.append(Block(dims, i, 1, self.tiled(dims)))
+        return blocks
+
+    def loss_pixels(self) -> int:
+        """The picture size the loss is taken at: the final one, or, when tiled, a tile's (every stage of
+        a tiled run, whole or tile, then weighs content, style and TV as one tile does)."""
+        if self.tiled(self.final_dims):
+            return min(self.final_dims[0], self.settings["tile_size"]) * min(self.final_dims[1],
+                                                                            self.settings["tile_size"])
+        return self.final_dims[0] * self.final_dims[1]
+
+    def first_stage_dims(self) -> tuple[int, int]:
+        """The size whose stage NeuralStyle builds first: the final one, or when that is tiled the largest
+        whole scale, else the picture shrunk to a tile (for the chapter's helpers before transfer())."""
+        if not self.tiled(self.final_dims):
+            return self.final_dims
+        whole = [dims for dims in self.scale_dims if not self.tiled(dims)]
+        if whole:
+            return whole[-1]
+        (w, h) = scaled_size(self.final_dims[::-1], self.settings["tile_size"])
+        return (h, w)
 
 
 def plan_run(settings: Mapping[str, Any]) -> RunPlan:
@@ -54,12 +106,15 @@ def plan_run(settings: Mapping[str, Any]) -> RunPlan:
     (w, h) = image_size(s["input_path"])
     if s["max_size"] is not None and max(w, h) > s["max_size"]:
         (w, h) = scaled_size((w, h), s["max_size"])
-    check_size(f"content image '{content}'", (w, h), layers, "max_size")
+    tile = s["tile_size"]
+    check_size(f"content image '{content}'", (w, h), layers, "max_size", tile)
+    if tile is not None:
+        check_size(f"a tile of {label('tile_size')}", (min(w, tile), min(h, tile)), layers, "tile_size")
     scales = []
     for fraction in s["scales"] or [1.0]:
         dims = (max(1, round(h * fraction)), max(1, round(w * fraction)))
         if fraction != 1.0:
-            check_size(f"the image at scale {fraction:g} of {label('scales')}", dims[::-1], layers, "max_size")
+            check_size(f"the image at scale {fraction:g} of {label('scales')}", dims[::-1], layers, "max_size", tile)
         scales.append(dims)
     # A style image takes the (checked) output size, unless style_size / style_scale give it its own.
     key = "style_size" if s["style_size"] else "style_scale"
@@ -68,7 +123,7 @@ def plan_run(settings: Mapping[str, Any]) -> RunPlan:
         size = image_size(source)  # also: it is readable
         for long_side in long_sides:
             check_size(f"style image '{describe(source)}' at {label(key)}", scaled_size(size, long_side), layers,
-                       key)
+                       key, tile)
     if s["content_masks"] or s["style_masks"]:  # readable, and no region empty at the final size
         check_regions(s, scales[-1], [style_size(s, source, scales[-1]) for source in as_list(s["style_path"])])
     if not (isinstance(s["init"], str) and s["init"] in INITS):
@@ -77,4 +132,4 @@ def plan_run(settings: Mapping[str, Any]) -> RunPlan:
         raise SettingsError(f"{label('precision')} 'bfloat16' would not be faster here: {problem}; use float32")
     check_weights(s["net"], weights_source(s["weights"]))
     prepare_folder(s["output_path"])
-    return RunPlan(MappingProxyType(s), tuple(layers), scales[-1], tuple(scales), seed_drawn)
+    return RunPlan(MappingProxyType(s), tuple(layers), scales[-1], tuple(scales), seed_drawn, is_deep(s["input_path"]))

@@ -273,6 +273,14 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("scales", None, "coarse to fine: fractions of the output size to run at in turn, ending with 1, e.g. "
             "0.25 0.5 1; the iterations are split evenly over them (default: full size only)", _scales,
             type=float, many="S", optional=True),
+    # Tiles (tiles.py): print-size pictures in the memory of one tile.
+    Setting("tile_size", None, "render scales larger than this many px a side in overlapping tiles of this size, so "
+            "memory depends on the tile, not the picture (default: whole; tiles are chosen automatically when the "
+            "picture would not fit in memory)", _count, type=int, optional=True),
+    Setting("tile_overlap", None, "px that neighbouring tiles share, blended with a feathered edge (default: an "
+            "eighth of tile_size)", _count, type=int, optional=True),
+    Setting("tile_passes", 2, "passes over the tiles of each tiled scale, the tile grid shifted between passes so no "
+            "seam stays in one place; the scale's iterations are split over them", _count, type=int),
     # Video (video.py): a clip in input_path, or a folder of numbered frames with frames=True.
     Setting("frames", False, "input_path is a folder of numbered video frames (frame_0001.png, ...): paint them as "
             "one video instead of as separate photos", _boolean),
@@ -338,6 +346,9 @@ def _check_counts(s: dict[str, Any]) -> None:
                             f"{count}: one per style image ('none' for a style used whole)")
     if s["style_size"] is not None and s["style_scale"] is not None:
         raise SettingsError(f"set either {label('style_size')} or {label('style_scale')}, not both")
+    if s["tile_size"] is not None and s["tile_overlap"] is not None and 2 * s["tile_overlap"] >= s["tile_size"]:
+        raise SettingsError(f"{label('tile_overlap')} must be less than half of {label('tile_size')} "
+                            f"({s['tile_size']} px), got {s['tile_overlap']}")
     if s["scales"] is not None and len(s["scales"]) > s["iterations"]:
         raise SettingsError(f"{label('scales')} has {len(s['scales'])} scales but {label('iterations')} is "
                             f"{s['iterations']}; each scale needs at least one iteration")

@@ -1,10 +1,10 @@
 """A stage: the images and targets of one optimisation problem, held as one immutable value.
 
-A stage is one size of a run (a coarse scale, the final size), and later one tile, video frame or
-region: the content photo at that size (RGB and in VGG space), the style images as used, the
-content activations and style Gram matrices to match, and the compiled function that returns the
-loss and its gradient for an image of that size. That function closes over the stage's own
-tensors, so stages never share or swap state.
+A stage is one size of a run (a coarse scale, the final size), one tile of a print or one video
+frame: the content photo at that size (RGB and in VGG space), the style images as used, the
+content activations and style Gram matrices to match, and the function that returns the loss and
+its gradient for an image of that size. Stages of one size share one compiled graph, which takes
+each stage's own tensors as arguments, so stages never share or swap state.
 """
 
 from __future__ import annotations
