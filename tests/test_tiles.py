@@ -15,13 +15,14 @@ from PIL import Image
 
 from pyimagesearch.nn.conv import NeuralStyle, SettingsError
 from pyimagesearch.nn.conv.evaluator import Evaluator
-from pyimagesearch.nn.conv.features import build_extractor
+from pyimagesearch.nn.conv.features import IMAGENET_BGR_MEAN, build_extractor
 from pyimagesearch.nn.conv.images import load_rgb
 from pyimagesearch.nn.conv.regions import gram_densities
 from pyimagesearch.nn.conv.settings import DEFAULTS, weights_source
 from pyimagesearch.nn.conv.stage import build_stage
 from pyimagesearch.nn.conv.tiles import (
     TileJob,
+    TileState,
     feather,
     load_state,
     paint_tile,
@@ -235,6 +236,14 @@ def test_a_stopped_tiled_render_continues_where_it_stopped(photo_96, tmp_path):
     assert (tiles - 4) * 5 <= len(counted) < tiles * 5
     finished = np.asarray(Image.open(tmp_path / "iter_1.png"))
     np.testing.assert_array_equal(finished, image)
+
+    # Stopped after the last pass was saved but before the render tidied up: nothing is painted again.
+    canvas = (finished[..., ::-1].astype(np.float32) - np.array(IMAGENET_BGR_MEAN, np.float32))
+    TileState(0, (96, 128), 2, {}, canvas).save(str(tmp_path))
+    third = NeuralStyle(settings)
+    third.observers.append(lambda loss, terms: pytest.fail("a finished render painted again"))
+    np.testing.assert_array_equal(third.transfer(maxEvals=5), finished)
+    assert not (tmp_path / "working.npz").exists()
 
 
 def test_a_16_bit_photo_gives_a_16_bit_picture(photo_96, tmp_path):

@@ -193,7 +193,7 @@ class NeuralStyle:
 
     def _tiles(self, block: Block, X: np.ndarray | None, at: tuple[int, int] | None, maxEvals: int,
                folder: RunFolder, progress: Progress, runner: Runner, callback: Callback | None,
-               state: TileState | None) -> tuple[np.ndarray, bool, np.ndarray | None]:
+               state: TileState | None) -> tuple[np.ndarray, bool, np.ndarray]:
         """The block's passes over its tiles (tiles.refine_scale), from X (an image of size at) enlarged, the
         init, or a stopped render's state; (its end, whether to stop, the picture)."""
         (h, w) = block.dims
@@ -224,7 +224,9 @@ class NeuralStyle:
             progress.say(f"[INFO] stopped: the finished tiles are kept in '{os.path.join(folder.path, STATE)}'; "
                          "run the same command again to continue from there")
             raise
-        return canvas, stop, last.get("image")
+        # No pass left (a render stopped just after its last pass): the picture is the one it left.
+        return canvas, stop, last["image"] if last else rgb_picture(canvas, block.dims, content,
+                                                                     self.S["preserve_colors"])
 
     def _finished(self, i: int, image: np.ndarray, loss: float, terms: dict[str, float], folder: RunFolder,
                   progress: Progress, callback: Callback | None, exact: Callable[[], np.ndarray]) -> bool:
