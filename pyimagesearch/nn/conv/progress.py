@@ -56,6 +56,7 @@ class Progress:
                         disable=True if quiet else None, file=sys.stderr)
         self._end = 0  # the evaluation count at which the running unit (or tile) ends
         self._done = self._before = 0.0  # cost finished; of it, before this process started (a resumed run)
+        self._tile_here = False  # the running tile was started in this process (its evaluations are seen)
         self._started = self._round_started = time.perf_counter()
 
     def __enter__(self) -> Progress:
@@ -106,11 +107,15 @@ class Progress:
                  f"{time.perf_counter() - self._round_started:.1f} s; ETA {duration(self.eta())})")
 
     def tile_started(self, description: str, evals: int) -> None:
+        """A tile starts in this process: the bar follows its evaluations (a worker's tile: see tile_ended)."""
         self.bar.set_description(description, refresh=False)
         self._end = self.bar.n + evals
+        self._tile_here = True
 
-    def tile_ended(self, message: str, cost: float) -> None:
-        """A tile of a pass is done: message says which and its loss; cost is its share of the run's time."""
-        self.bar.update(max(0, self._end - self.bar.n))
+    def tile_ended(self, message: str, cost: float, evals: int) -> None:
+        """A tile of a pass is done: message says which and its loss; cost is its share of the run's time,
+        evals its evaluations (counted here at once when it ran in a worker, whose evaluations nobody saw)."""
+        self.bar.update(max(0, self._end - self.bar.n) if self._tile_here else evals)
+        self._end, self._tile_here = self.bar.n, False
         self._done += cost
         self.say(f"{message}; elapsed {duration(time.perf_counter() - self._started)}, ETA {duration(self.eta())}")

@@ -337,7 +337,8 @@ def refine_scale(model: Any, plan: Any, block: Any, canvas: np.ndarray, max_eval
                 progress.tile_ended(f"[TILE] pass {p + 1}/{len(rounds)}, tile {len(done)}/{len(grid)} "
                                     f"(#{result.tile.index + 1}, {result.tile.width}x{result.tile.height} px at "
                                     f"{result.tile.left},{result.tile.top}): loss {result.loss:.4e}, "
-                                    f"{result.seconds:.1f} s", result.tile.height * result.tile.width * rounds[p])
+                                    f"{result.seconds:.1f} s", result.tile.height * result.tile.width * rounds[p],
+                                    rounds[p] * max_evals)
         # The pass's loss and terms: its tiles' summed (each tile weighed as a picture of its own).
         terms = {name: sum(tile[name] for tile in done.values()) for name in next(iter(done.values()))}
         stop = finish(block.first + sum(rounds[: p + 1]) - 1, canvas, terms.pop("total"), terms)
