@@ -75,3 +75,28 @@ def ray_cluster():
         yield f"127.0.0.1:{port}", env
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120, env=env)
+
+
+def on_a_terminal(argv: list[str], timeout: float = 600) -> tuple[int, str]:
+    """Run a command in ROOT on a pseudo-terminal 120 columns wide: (its exit status, all it showed there)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a new pty is 0 columns wide
+    proc = subprocess.Popen(argv, cwd=ROOT, stdin=child, stdout=child, stderr=child, close_fds=True)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    status = proc.wait(timeout=timeout)
+    os.close(main)
+    return status, b"".join(chunks).decode(errors="replace")

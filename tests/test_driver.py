@@ -14,7 +14,7 @@ from PIL import Image
 import style_transfer
 from pyimagesearch.cli import apply_flags, settings_parser
 from pyimagesearch.nn.conv.settings import DEFAULTS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, on_a_terminal
 
 
 def parse(argv):
@@ -151,30 +151,10 @@ def test_quiet_prints_nothing(tiny_images, tmp_path):
 
 def test_progress_bar_on_a_terminal(tiny_images, tmp_path):
     # The bar goes to a terminal only (logs get the [INFO] lines alone); run the driver on a pty.
-    import fcntl
-    import pty
-    import struct
-    import termios
-
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a new pty is 0 columns wide
-    proc = subprocess.Popen([sys.executable, "style_transfer.py", "--input-path", tiny_images["input_path"],
-                             "--style-path", tiny_images["style_path"], "--output-path", str(tmp_path),
-                             "--iterations", "2", "--max-evals", "3"],
-                            cwd=ROOT, stdin=child, stdout=child, stderr=child, close_fds=True)
-    os.close(child)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    assert proc.wait(timeout=120) == 0
-    os.close(main)
-    screen = b"".join(chunks).decode(errors="replace")
+    (status, screen) = on_a_terminal([sys.executable, "style_transfer.py", "--input-path", tiny_images["input_path"],
+                                      "--style-path", tiny_images["style_path"], "--output-path", str(tmp_path),
+                                      "--iterations", "2", "--max-evals", "3"])
+    assert status == 0
     assert "6/6" in screen and "eval" in screen  # evaluations done of iterations x max-evals
     for word in ("iteration 2/2", "content=", "style=", "tv=", "<"):  # the loss split, elapsed<remaining
         assert word in screen

@@ -32,7 +32,7 @@ from pyimagesearch.nn.conv.tiles import (
     spans,
     tile_grid,
 )
-from tests.conftest import ROOT, small_copy
+from tests.conftest import ROOT, on_a_terminal, small_copy
 
 # -- the grid (pure NumPy) ------------------------------------------------------------------------
 
@@ -280,11 +280,16 @@ def driver(photo_96, out, *flags, env=None):
 
 
 def test_tiles_on_two_worker_processes(photo_96, tmp_path):
-    """The driver with --workers 2 spreads each phase's tiles over two processes."""
-    done = driver(photo_96, tmp_path, "--workers", "2")
-    assert done.returncode == 0, done.stderr
-    assert "on 2 workers" in done.stdout
-    assert "[TILE] pass 1/1, tile 6/6" in done.stdout
+    """The driver with --workers 2 spreads each phase's tiles over two processes; on a terminal its bar
+    counts their evaluations too (5 of the coarse iteration, 5 for each of the 6 tiles)."""
+    (status, screen) = on_a_terminal([sys.executable, "style_transfer.py", "--input-path", photo_96["input_path"],
+                                      "--style-path", photo_96["style_path"], "--output-path", str(tmp_path),
+                                      "--tile-size", "64", "--tile-overlap", "8", "--iterations", "2", "--scales",
+                                      "0.5", "1", "--max-evals", "5", "--seed", "0", "--workers", "2"])
+    assert status == 0, screen
+    assert "on 2 workers" in screen
+    assert "[TILE] pass 1/1, tile 6/6" in screen
+    assert "35/35" in screen
     picture = np.asarray(Image.open(tmp_path / "iter_1.png"))
     assert picture.shape == (96, 128, 3) and picture.std() > 10
 
