@@ -9,6 +9,7 @@ gets an equal share of this machine's cores, which the function applies with lim
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -101,12 +102,18 @@ class Runner:
         elif self._pool is not None:
             import concurrent.futures as cf
 
-            futures = [self._pool.submit(function, item) for item in items]
+            # Two items a worker in flight at most: items are made as they are needed (a print's tiles
+            # carry their pixels), and each worker has its next one waiting.
+            todo = iter(items)
+            pending = {self._pool.submit(function, item) for item in itertools.islice(todo, 2 * self.workers)}
             try:
-                for future in cf.as_completed(futures):
-                    yield future.result()
+                while pending:
+                    finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for future in finished:
+                        pending |= {self._pool.submit(function, item) for item in itertools.islice(todo, 1)}
+                        yield future.result()
             except BaseException:
-                for future in futures:
+                for future in pending:
                     future.cancel()
                 raise
         else:
