@@ -193,15 +193,3 @@ def region_targets(styles: Sequence[Mapping[str, tuple[tf.Tensor, float]]], blen
         targets.append(StyleTarget(MappingProxyType(grams), None if region.mask is None else MappingProxyType(masks),
                                    share))
     return targets
-
-
-def style_targets(model: keras.Model, styles: Sequence[np.ndarray], blend: Sequence[float] | None,
-                  layers: Sequence[str], output_features: Mapping[str, tf.Tensor],
-                  regions: Sequence[Region] | None = None,
-                  style_masks: Sequence[np.ndarray | None] | None = None) -> list[StyleTarget]:
-    """What each region must match: per layer, its styles' Gram matrices (over their style masks),
-    each rescaled to the region's pixel mass at that layer, blended within the region."""
-    style_masks = style_masks or [None] * len(styles)
-    densities = [gram_densities(model, rgb, layers, mask) for rgb, mask in zip(styles, style_masks, strict=True)]
-    return region_targets(densities, blend, layers, {layer: output_features[layer].shape[1:3] for layer in layers},
-                          regions)

@@ -21,10 +21,10 @@ import tensorflow as tf
 
 from . import losses
 from .colors import luminance_transfer, match_colors
-from .features import IMAGENET_BGR_MEAN, preprocess_rgb
+from .features import IMAGENET_BGR_MEAN, deprocess_bgr, preprocess_rgb
 from .images import ImageSource, image_size, load_rgb, scaled_size
 from .losses import StyleTarget
-from .regions import Region, content_regions, region_targets, style_mask_images, style_targets
+from .regions import Region, content_regions, gram_densities, region_targets, style_mask_images
 from .settings import as_list
 
 # image (1, h, w, 3) float32 -> (total loss, its gradient, {"content", "style", "tv": weighted terms})
@@ -141,10 +141,10 @@ def build_stage(model: keras.Model, objective: Objective, contentRGB: np.ndarray
     features = model(content)  # the targets never change during a run: computed once per stage
     content_targets = MappingProxyType({layer: features[layer][0] for layer in objective.content_layers})
     if style_grams is None:
-        targets = tuple(style_targets(model, styles, blend, objective.style_layers, features, regions, style_masks))
-    else:
-        shapes = {layer: features[layer].shape[1:3] for layer in objective.style_layers}
-        targets = tuple(region_targets(style_grams, blend, objective.style_layers, shapes, regions))
+        style_grams = [gram_densities(model, rgb, objective.style_layers, mask)
+                       for rgb, mask in zip(styles, style_masks or [None] * len(styles), strict=True)]
+    shapes = {layer: features[layer].shape[1:3] for layer in objective.style_layers}
+    targets = tuple(region_targets(style_grams, blend, objective.style_layers, shapes, regions))
     compiled = _compiled_loss(model, objective, dims, final_pixels, temporal is not None)
     # As tensors: a Python number would be part of the trace's key, and every region share a new trace.
     packed = tuple((dict(t.grams), None if t.masks is None else dict(t.masks), tf.constant(t.share, tf.float32))
@@ -234,11 +234,12 @@ def rgb_picture(X: np.ndarray, dims: tuple[int, int], contentRGB: np.ndarray | N
     out = np.empty((*dims, 3), np.float32 if exact else np.uint8)
     for top in range(0, dims[0], _BAND):
         rows = slice(top, top + _BAND)
+        if preserve_colors != "luminance" and not exact:  # the chapter's 8-bit picture
+            out[rows] = deprocess_bgr(image[rows], out[rows].shape[:2])[..., ::-1]
+            continue
         rgb = (np.asarray(image[rows], np.float64) + IMAGENET_BGR_MEAN)[..., ::-1]
-        if preserve_colors == "luminance":
-            out[rows] = luminance_transfer(rgb, contentRGB[rows], exact)
-        else:
-            out[rows] = np.clip(rgb, 0, 255) if exact else np.clip(np.rint(rgb), 0, 255)
+        out[rows] = luminance_transfer(rgb, contentRGB[rows], exact) if preserve_colors == "luminance" else \
+            np.clip(rgb, 0, 255)
     return out
 
 
