@@ -27,7 +27,7 @@ import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 from pyimagesearch.nn.conv import NeuralStyle  # noqa: E402
-from pyimagesearch.nn.conv.device import describe_device  # noqa: E402
+from pyimagesearch.nn.conv.device import describe_device, onednn_enabled  # noqa: E402
 
 
 def op_times(logdir: str) -> dict[str, float]:
@@ -56,7 +56,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
     (w, h) = (int(v) for v in args.size.lower().split("x"))
-    print(describe_device())
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    print(f"{describe_device()} · TensorFlow's oneDNN {'on' if onednn_enabled() else 'off'}"
+          f"{f', held to {isa}' if isa else ''}")
     with tempfile.TemporaryDirectory() as work:
         paths = {}
         for name, source in (("content", "inputs/tubingen.jpg"), ("style", "inputs/starry_night.jpg")):

@@ -18,7 +18,7 @@ the gradient with respect to the input) divided by the best float32 matmul rate 
 (a short NeuralStyle run) and prints everything as Markdown tables.
 """
 
-import argparse
+import argparse  # noqa: I001  (pyimagesearch before keras, below)
 import datetime
 import os
 import platform
@@ -28,14 +28,16 @@ import sys
 import tempfile
 import time
 
+# pyimagesearch first: what it asks of TensorFlow and Keras (backend, oneDNN) is read when they load.
+import pyimagesearch  # noqa: F401
+
 import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-# pyimagesearch first: it pins Keras to the TensorFlow backend before keras loads.
-from pyimagesearch.nn.conv import NeuralStyle, losses  # noqa: I001
-from pyimagesearch.nn.conv.device import bfloat16_problem, describe_device
+from pyimagesearch.nn.conv import NeuralStyle, losses
+from pyimagesearch.nn.conv.device import bfloat16_problem, describe_device, onednn_enabled
 from pyimagesearch.nn.conv.settings import DEFAULTS, weights_source
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -155,7 +157,9 @@ def main() -> None:
     rates = matmul_rate()
     limit_rate = max(rates.values())
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
-    print(f"{datetime.date.today()} · {describe_device()}{f' · oneDNN held to {isa}' if isa else ''} · "
+    onednn = {True: "on", False: "off", None: "unknown"}[onednn_enabled()]
+    print(f"{datetime.date.today()} · {describe_device()} · TensorFlow's oneDNN {onednn}"
+          f"{f', held to {isa}' if isa else ''} · "
           f"Python {platform.python_version()} · TensorFlow {tf.__version__} · "
           f"weights {os.path.basename(weights_source(None))}")
     print(f"float32 matmul 4096²: NumPy {rates['numpy']:.0f} GFLOP/s, TensorFlow {rates['tensorflow']:.0f} "

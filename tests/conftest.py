@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import pyimagesearch  # noqa: F401  (before any test loads TensorFlow: the environment it asks for, as for users)
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 

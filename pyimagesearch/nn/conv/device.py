@@ -60,13 +60,33 @@ def _gpu_memory_gib() -> list[float]:
         return []
 
 
+def onednn_enabled() -> bool | None:
+    """Whether TensorFlow runs its CPU kernels on oneDNN; None where this TensorFlow cannot say."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own check, not public API
+    except ImportError:
+        return None
+    check = getattr(_pywrap_util_port, "IsMklEnabled", None)
+    return bool(check()) if check else None
+
+
+def _kernels() -> str:
+    """'' where oneDNN is on (or TensorFlow has none), else how to turn it on: an x86 CPU without it is slower."""
+    if onednn_enabled() is not False or platform.machine().lower() not in ("x86_64", "amd64"):
+        return ""
+    # pyimagesearch asks for oneDNN when it loads; off means TF_ENABLE_ONEDNN_OPTS=0, or TensorFlow
+    # was imported before pyimagesearch (it reads the variable once, when it starts).
+    return ("; TensorFlow's oneDNN kernels are off, which is slower: set TF_ENABLE_ONEDNN_OPTS=1, or import "
+            "pyimagesearch before tensorflow")
+
+
 def describe_device() -> str:
-    """Where TensorFlow runs: 'GPU: <name>, <memory> GiB' or 'CPU: <describe_cpu()>'."""
+    """Where TensorFlow runs: 'GPU: <name>, <memory> GiB' or 'CPU: <describe_cpu()>' (and whether oneDNN is off)."""
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
-        return f"CPU: {describe_cpu()}"
+        return f"CPU: {describe_cpu()}{_kernels()}"
     memory = _gpu_memory_gib()
     names = []
     for i, gpu in enumerate(gpus):
