@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -10,7 +11,7 @@ from typing import Any, NoReturn
 
 from pyimagesearch.nn.conv.errors import NeuralStyleError
 from pyimagesearch.nn.conv.run_folder import read_record
-from pyimagesearch.nn.conv.settings import ROWS, SCHEMA
+from pyimagesearch.nn.conv.settings import ROWS, SCHEMA, label
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -104,4 +105,15 @@ def run(main: Callable[[], None], argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         print("[INFO] stopped; every finished image is kept", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
+    except Exception as e:
+        # TensorFlow's out-of-memory error (matched by name: this module does not load TensorFlow), also
+        # as Ray re-raises it from a worker: a picture too large for the GPU, whose memory the size
+        # check cannot weigh.
+        if debug or "ResourceExhaustedError" not in (kind.__name__ for kind in type(e).__mro__):
+            raise
+        first = (str(getattr(e, "cause", None) or e).strip().splitlines() or ["out of memory"])[0]
+        what = re.sub(r"^\{\{.*?\}\}\s*", "", first)  # without the "{{function_node ...}}" it may start with
+        print(f"error: TensorFlow ran out of memory ({what}); lower {label('max_size')}, or render in tiles "
+              f"with {label('tile_size')}; every finished image is kept", file=sys.stderr)
+        return 1
     return 0

@@ -2,6 +2,7 @@
 
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 import style_transfer
@@ -215,6 +217,25 @@ def test_importing_the_library_changes_nothing_outside_it():
     assert unset.stdout.split() == ["tensorflow", "None"]  # set only when unset, and TensorFlow loaded quietly
 
 
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="oneDNN is asked for on x86 only")
+@pytest.mark.parametrize("chosen", [None, "0"])
+def test_tensorflow_runs_on_onednn_unless_the_user_chose_otherwise(chosen):
+    """TensorFlow leaves oneDNN off on AVX2-only CPUs; pyimagesearch asks for it, and a user's 0 stays 0 and is told."""
+    code = ("import os, pyimagesearch; from pyimagesearch.nn.conv import device; "
+            "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], device.onednn_enabled()); print(device.describe_device())")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**env, **({"TF_ENABLE_ONEDNN_OPTS": chosen} if chosen else {})})
+    assert done.returncode == 0, done.stderr
+    setting, where = done.stdout.splitlines()[-2:]
+    if chosen is None:
+        assert setting == "1 True" and "oneDNN" not in where  # on: nothing to say
+    else:
+        assert setting == "0 False"
+        assert where.endswith("TensorFlow's oneDNN kernels are off, which is slower: set TF_ENABLE_ONEDNN_OPTS=1, "
+                              "or import pyimagesearch before tensorflow") or where.startswith("GPU: ")
+
+
 @pytest.mark.parametrize("script", ["style_transfer.py", "generate_examples.py"])
 def test_another_keras_backend_is_one_clear_error(tiny_images, tmp_path, script):
     done = subprocess.run([sys.executable, script, "--input-path", tiny_images["input_path"],
@@ -238,3 +259,33 @@ def test_neuralstyle_refuses_keras_on_another_backend(tiny_images, tmp_path, mon
     with pytest.raises(NeuralStyleError, match="needs Keras's TensorFlow backend, but Keras is using 'jax'"):
         NeuralStyle({**tiny_images, "output_path": str(tmp_path / "out")})
     assert not (tmp_path / "out").exists()
+
+
+def test_running_out_of_memory_is_one_line_naming_what_to_lower(capsys):
+    """A picture too large for the GPU (TensorFlow's ResourceExhaustedError) ends with what to change."""
+    from pyimagesearch.cli import run
+
+    def main():
+        raise tf.errors.ResourceExhaustedError(None, None, "{{function_node __wrapped__Conv2D}} OOM when allocating "
+                                               "tensor with shape[1,4096,4096,64] and type float on GPU:0\nmore")
+
+    assert run(main, []) == 1
+    assert capsys.readouterr().err == (
+        "error: TensorFlow ran out of memory (OOM when allocating tensor with shape[1,4096,4096,64] and type float "
+        "on GPU:0); lower setting 'max_size' (--max-size), or render in tiles with setting 'tile_size' "
+        "(--tile-size); every finished image is kept\n")
+    import ray.exceptions
+
+    def on_a_ray_worker():  # as `ray.get` raises it: Ray's error class made also an instance of the cause's
+        oom = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[1,64,64,64]")
+        raise ray.exceptions.RayTaskError("_call", "Traceback (most recent call last): ...", oom).as_instanceof_cause()
+
+    assert run(on_a_ray_worker, []) == 1
+    assert capsys.readouterr().err.startswith(
+        "error: TensorFlow ran out of memory (OOM when allocating tensor with shape[1,64,64,64]); lower")
+
+    def bug():
+        raise ValueError("a bug of ours")
+
+    with pytest.raises(ValueError):  # any other error keeps its traceback: it is for us to fix
+        run(bug, [])
