@@ -13,8 +13,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 # TensorFlow's x86 Linux wheels use their oneDNN kernels only on CPUs with AVX-512 VNNI/BF16,
 # AVX-VNNI or AMX; on AVX2-only CPUs (AMD Zen 1-3, Intel before Ice Lake) they fall back to Eigen
-# kernels, whose convolution input gradient is slow. Held to AVX2, oneDNN made one evaluation 1.0,
-# 1.2 and 1.7x faster at 256x256, 512x384 and 1024x768 (README, "Speed"). Ask for it everywhere on x86.
+# kernels, whose convolution input gradient and matmul are slow. On a CPU held to AVX2, oneDNN made
+# one evaluation 1.2-1.3x faster (README, "Speed and memory"). Ask for it everywhere on x86.
 if platform.machine().lower() in ("x86_64", "amd64"):
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 

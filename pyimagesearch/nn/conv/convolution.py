@@ -4,11 +4,12 @@ A 3x3, stride-1, SAME convolution and its input gradient are the same operation:
 conv(x, W) with respect to x is conv(dy, W') with W' the kernel flipped spatially and its in/out
 channels swapped, and conv(x, W) itself is TensorFlow's transposed convolution of x with W'. So
 each direction may run on TensorFlow's forward kernel (Conv2D) or on its input-gradient kernel
-(Conv2DBackpropInput). Which is faster depends on the machine: on one AMD EPYC with AVX2 only the
-input-gradient kernel ran at a third to two thirds of the forward's speed; on an AVX-512 EPYC with
-oneDNN held to AVX2 the forward kernel ran at a third to two thirds of the input-gradient's. Both
-kernels are timed once per layer shape and process, and the other one replaces TensorFlow's usual
-choice only when it is clearly faster, so machines where they tie compute exactly as before.
+(Conv2DBackpropInput). Which is faster depends on the machine and on whose kernels TensorFlow runs:
+on an AVX2-only EPYC, where TensorFlow used Eigen's kernels, the input-gradient kernel ran at a third
+to two thirds of the forward's speed; on EPYCs with oneDNN held to AVX2 the forward kernel ran at
+half the input-gradient's. Both kernels are timed once per layer shape and process, and the other
+one replaces TensorFlow's usual choice only when it is clearly faster, so machines where they tie
+compute exactly as before.
 """
 
 from __future__ import annotations
