@@ -32,6 +32,34 @@ def test_the_device_line_names_the_gpu_or_the_cpu():
     assert where.startswith("GPU: " if tf.config.list_physical_devices("GPU") else "CPU: ")
 
 
+class FakeGpu:
+    """What tf.config lists for a GPU: no GPU is needed to check what we make of it."""
+
+    def __init__(self, name: str, capability: tuple[int, int]) -> None:
+        self.name, self.details = "/physical_device:GPU:0", {"device_name": name, "compute_capability": capability}
+
+
+def on_a_gpu(monkeypatch, name: str, capability: tuple[int, int], memory_gib: list[float]) -> None:
+    gpu = FakeGpu(name, capability)
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [gpu] if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda device: device.details)
+    monkeypatch.setattr(device, "_gpu_memory_gib", lambda: memory_gib)
+
+
+def test_a_gpu_is_named_with_its_memory_where_nvidia_smi_tells(monkeypatch):
+    on_a_gpu(monkeypatch, "NVIDIA H200", (9, 0), [139.8])
+    assert device.describe_device() == "GPU: NVIDIA H200, 140 GiB"
+    on_a_gpu(monkeypatch, "NVIDIA H200", (9, 0), [])  # no nvidia-smi: the name alone
+    assert device.describe_device() == "GPU: NVIDIA H200"
+
+
+def test_bfloat16_pays_on_ampere_and_newer_gpus_only(monkeypatch):
+    on_a_gpu(monkeypatch, "NVIDIA H200", (9, 0), [139.8])
+    assert device.bfloat16_problem() is None
+    on_a_gpu(monkeypatch, "NVIDIA GeForce GTX 1080", (6, 1), [8.0])
+    assert device.bfloat16_problem() == ("this GPU (compute capability 6.1) has no fast bfloat16; Ampere or newer has")
+
+
 def test_a_cpu_without_bfloat16_units_is_told_so(monkeypatch):
     monkeypatch.setattr(device, "_cpuinfo", lambda: {"model name": "Old CPU", "flags": "avx avx2 fma"})
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
