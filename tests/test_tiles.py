@@ -246,6 +246,32 @@ def test_a_stopped_tiled_render_continues_where_it_stopped(photo_96, tmp_path):
     assert not (tmp_path / "working.npz").exists()
 
 
+def test_an_unreadable_state_is_said_and_the_render_starts_over(photo_96, tmp_path, capsys):
+    settings = tiled(photo_96, tmp_path, scales=None, iterations=1)
+
+    def stop_after_two_tiles(loss, terms):
+        state = load_state(str(tmp_path))
+        if state is not None and len(state.done) == 2:
+            raise KeyboardInterrupt
+
+    first = NeuralStyle(settings)
+    first.observers.append(stop_after_two_tiles)
+    with pytest.raises(KeyboardInterrupt):
+        first.transfer(maxEvals=5)
+    state = tmp_path / "working.npz"
+    state.write_bytes(state.read_bytes()[:1000])  # cut short, as by a disk that filled up
+    capsys.readouterr()
+
+    again = NeuralStyle({**settings, "quiet": False})
+    painted = []
+    again.observers.append(lambda loss, terms: painted.append(loss))
+    assert again.transfer(maxEvals=5).shape == (96, 128, 3)
+    assert f"[INFO] '{state}' cannot be continued (unreadable, or not from this render); the tiled render " \
+           "starts over" in capsys.readouterr().out
+    assert len(painted) >= 5 * len(pass_grids((96, 128), 64, 8, 1)[0])  # every tile painted again
+    assert not state.exists()
+
+
 def test_a_16_bit_photo_gives_a_16_bit_picture(photo_96, tmp_path):
     rgb = load_rgb(photo_96["input_path"]).astype(np.float64)
     deep = tmp_path / "deep.png"

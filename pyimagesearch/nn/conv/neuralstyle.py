@@ -152,6 +152,10 @@ class NeuralStyle:
                 progress.say(f"[INFO] continuing the stopped tiled render in '{folder.path}' at {state.dims[1]}x"
                              f"{state.dims[0]} px, pass {state.pass_ + 1}, {len(state.done)} of its tiles done")
                 X, at = state.canvas, state.dims
+            elif tiled and os.path.isfile(os.path.join(folder.path, STATE)):
+                # Unreadable (a disk that filled up under it) or not this plan's: said, not silently dropped.
+                progress.say(f"[INFO] '{os.path.join(folder.path, STATE)}' cannot be continued (unreadable, or "
+                             "not from this render); the tiled render starts over")
             for block, unit in zip(blocks, first_units(self.plan, blocks), strict=True):
                 if resumed is not None and block.first < state.first:
                     continue

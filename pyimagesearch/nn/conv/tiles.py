@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -236,7 +237,7 @@ def load_state(folder: str) -> TileState | None:
             return None
         done = {int(k): {name: float(v) for name, v in terms.items()} for k, terms in meta["done"].items()}
         return TileState(int(meta["first"]), dims, int(meta["pass"]), done, canvas)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):  # a cut-short file: not a zip
         return None
 
 
