@@ -57,8 +57,48 @@ def test_tv_loss(rng):
     np.testing.assert_allclose(got, np_tv(x.astype(np.float64)), rtol=1e-5)
 
 
+def np_tv_gradient(x: np.ndarray) -> np.ndarray:
+    """d np_tv / dx by central differences, in float64."""
+    grad, step = np.zeros_like(x), 1e-4
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += step
+        down[i] -= step
+        grad[i] = (np_tv(up) - np_tv(down)) / (2 * step)
+    return grad
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 6, 3), (4, 7, 2)])
+def test_tv_loss_gradient_by_finite_differences(rng, shape):
+    """The hand-written gradient (pads instead of TensorFlow's slice gradients), in float64 and float32."""
+    x = rng.uniform(-128, 128, size=shape)
+    want = np_tv_gradient(x[None] if len(shape) == 3 else x).reshape(shape)
+    for dtype, rtol in ((tf.float64, 1e-6), (tf.float32, 1e-4)):
+        image = tf.constant(x, dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            value = losses.tv_loss(image)
+        np.testing.assert_allclose(value.numpy(), np_tv(x[None] if len(shape) == 3 else x), rtol=rtol)
+        np.testing.assert_allclose(tape.gradient(value, image).numpy(), want, rtol=rtol, atol=rtol * np.abs(want).max())
+
+
+def test_tv_loss_per_length_is_the_mean_of_scaled_differences(rng):
+    x = rng.uniform(-128, 128, size=(1, 9, 11, 3))
+    reference = 40 * 30
+    scale = (9 * 11 / reference) ** 0.5  # differences per unit of the reference's length
+    want = np.mean(((x[:, :-1, :-1] - x[:, 1:, :-1]) ** 2 * scale**2 + (x[:, :-1, :-1] - x[:, :-1, 1:]) ** 2 * scale**2)
+                   ** 1.25) * 3 * reference
+    np.testing.assert_allclose(losses.tv_loss_per_length(tf.constant(x, tf.float32), reference).numpy(), want,
+                               rtol=1e-5)
+
+
 def test_tv_loss_of_flat_image_is_zero():
-    assert losses.tv_loss(tf.fill((1, 8, 8, 3), 17.0)).numpy() == 0.0
+    image = tf.fill((1, 8, 8, 3), 17.0)
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        value = losses.tv_loss(image)
+    assert value.numpy() == 0.0
+    assert np.all(tape.gradient(value, image).numpy() == 0.0)  # a flat start has a gradient, not NaN (0^0.25)
 
 
 def test_weighted_terms_in_chapter_mode(rng):

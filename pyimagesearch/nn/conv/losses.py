@@ -60,17 +60,31 @@ def style_recon_loss(style: tf.Tensor, output: tf.Tensor, height: int, width: in
     return gram_loss(gram_matrix(style), output, height, width)
 
 
-def _tv_elements(image: tf.Tensor, scale: float = 1.0) -> tf.Tensor:
-    # (dy^2 + dx^2)^1.25 at every pixel but the last row and column, differences times scale.
+@tf.custom_gradient
+def _tv_sum(image: tf.Tensor) -> tuple[tf.Tensor, object]:
+    """Sum of (dy^2 + dx^2)^1.25 over an (..., h, w, c) image's pixels but the last row and column."""
     corner = image[..., :-1, :-1, :]
-    dy = tf.square((corner - image[..., 1:, :-1, :]) * scale)
-    dx = tf.square((corner - image[..., :-1, 1:, :]) * scale)
-    return tf.pow(dy + dx, 1.25)
+    dy, dx = corner - image[..., 1:, :-1, :], corner - image[..., :-1, 1:, :]
+    squares = tf.square(dy) + tf.square(dx)
+    root = tf.sqrt(tf.sqrt(squares))  # squares^0.25, and squares^1.25 = squares * root
+
+    def gradient(upstream: tf.Tensor) -> tf.Tensor:
+        # d/d(dy) = 2.5 root dy (likewise dx); each difference adds to its corner pixel and takes from
+        # its neighbour. Written with pads, as TensorFlow's own gradient of the slices (StridedSliceGrad)
+        # took 10x longer: 4.6 ms against 0.7 ms at 256x256, 13.8 against 1.1 ms at 512x384.
+        along_y, along_x = 2.5 * upstream * root * dy, 2.5 * upstream * root * dx
+
+        def at(t: tf.Tensor, top: int, left: int) -> tf.Tensor:
+            return tf.pad(t, [[0, 0]] * (t.shape.rank - 3) + [[top, 1 - top], [left, 1 - left], [0, 0]])
+
+        return at(along_y + along_x, 0, 0) - at(along_y, 1, 0) - at(along_x, 0, 1)
+
+    return tf.reduce_sum(squares * root), gradient
 
 
 def tv_loss(image: tf.Tensor) -> tf.Tensor:
     """Total variation: sum of (dy^2 + dx^2)^1.25 over all pixels but the last row and column."""
-    return tf.reduce_sum(_tv_elements(image))
+    return _tv_sum(image)
 
 
 # --- size_invariant -------------------------------------------------------------------------
@@ -100,8 +114,10 @@ def tv_loss_per_length(image: tf.Tensor, reference: int = REFERENCE_PIXELS) -> t
     image's pixel, and the mean is times the reference's pixel count, as the chapter sums.
     """
     height, width = image.shape[-3], image.shape[-2]
-    per_pixel = tf.reduce_mean(_tv_elements(image, (height * width / reference) ** 0.5))
-    return per_pixel * (3 * reference)
+    # Differences scaled by s scale each element by s^2.5; the mean is over (h-1)(w-1) of every channel.
+    elements = image.shape.num_elements() // (height * width) * (height - 1) * (width - 1)
+    scale = (height * width / reference) ** 1.25 / elements
+    return _tv_sum(image) * (scale * 3 * reference)
 
 
 def gram_relative_loss(target_gram: tf.Tensor, output: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
@@ -182,12 +198,18 @@ def weighted_terms(
     """
     content_weight, style_weight, tv_weight = weights
     height, width = image.shape[1], image.shape[2]
+
+    def one(batch: tf.Tensor) -> tf.Tensor:
+        # The batch's one feature map, by squeezing: the gradient of [0] (StridedSliceGrad) copies
+        # every feature map into zeros, 12-23 ms of a 256x256 evaluation on 2 cores.
+        return tf.squeeze(batch, 0)
+
     reference = REFERENCE_PIXELS if normalization == "size_invariant" else final_pixels
     if reference is None or (normalization == "chapter" and reference == height * width):
-        content = [feature_recon_loss(target, features[layer][0]) for layer, target in content_targets.items()]
+        content = [feature_recon_loss(target, one(features[layer])) for layer, target in content_targets.items()]
         tv = tv_loss(image)
     else:
-        content = [content_mean_loss(target, features[layer][0], height * width, reference)
+        content = [content_mean_loss(target, one(features[layer]), height * width, reference)
                    for layer, target in content_targets.items()]
         tv = tv_loss_per_length(image, reference)
     regions = [StyleTarget(style_grams)] if isinstance(style_grams, Mapping) else list(style_grams)
@@ -195,9 +217,9 @@ def weighted_terms(
     def region_loss(region: StyleTarget, layer: str) -> tf.Tensor:
         mask = None if region.masks is None else region.masks[layer]
         if normalization == "size_invariant":  # relative errors: each region counts by its share
-            return region.share * gram_relative_loss(region.grams[layer], features[layer][0], mask)
+            return region.share * gram_relative_loss(region.grams[layer], one(features[layer]), mask)
         # the chapter's needs no final-size rescaling: Gatys et al.'s 1 / (4 N^2 M^2) up to a constant
-        return gram_loss(region.grams[layer], features[layer][0], height, width, mask)
+        return gram_loss(region.grams[layer], one(features[layer]), height, width, mask)
 
     style = [tf.add_n([region_loss(region, layer) for region in regions]) for layer in regions[0].grams]
     return {"content": content_weight * _mix(content, content_layer_weights),
