@@ -71,7 +71,7 @@ def _tv_sum(image: tf.Tensor) -> tuple[tf.Tensor, object]:
     def gradient(upstream: tf.Tensor) -> tf.Tensor:
         # d/d(dy) = 2.5 root dy (likewise dx); each difference adds to its corner pixel and takes from
         # its neighbour. Written with pads, as TensorFlow's own gradient of the slices (StridedSliceGrad)
-        # took 10x longer: 4.6 ms against 0.7 ms at 256x256, 13.8 against 1.1 ms at 512x384.
+        # took 6-12x longer on its own: 4.6 ms against 0.7 ms at 256x256, 13.8 against 1.1 ms at 512x384.
         along_y, along_x = 2.5 * upstream * root * dy, 2.5 * upstream * root * dx
 
         def at(t: tf.Tensor, top: int, left: int) -> tf.Tensor:
@@ -201,7 +201,8 @@ def weighted_terms(
 
     def one(batch: tf.Tensor) -> tf.Tensor:
         # The batch's one feature map, by squeezing: the gradient of [0] (StridedSliceGrad) copies
-        # every feature map into zeros, 12-23 ms of a 256x256 evaluation on 2 cores.
+        # every feature map into zeros (12-23 ms of op time at 256x256, mostly hidden behind the
+        # convolutions; its copies raised peak memory by about 4 % at 1024x768).
         return tf.squeeze(batch, 0)
 
     reference = REFERENCE_PIXELS if normalization == "size_invariant" else final_pixels
