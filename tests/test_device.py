@@ -32,6 +32,20 @@ def test_the_device_line_names_the_gpu_or_the_cpu():
     assert where.startswith("GPU: " if tf.config.list_physical_devices("GPU") else "CPU: ")
 
 
+def test_an_x86_cpu_without_onednn_is_told_how_to_turn_it_on(monkeypatch):
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(device.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(device, "onednn_enabled", lambda: False)  # TF_ENABLE_ONEDNN_OPTS=0, or TensorFlow first
+    assert device.describe_device() == (f"CPU: {device.describe_cpu()}; TensorFlow's oneDNN kernels are off, which "
+                                        "is slower: set TF_ENABLE_ONEDNN_OPTS=1, or import pyimagesearch before "
+                                        "tensorflow")
+    monkeypatch.setattr(device, "onednn_enabled", lambda: True)
+    assert device.describe_device() == f"CPU: {device.describe_cpu()}"  # on: nothing more to say
+    monkeypatch.setattr(device.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(device, "onednn_enabled", lambda: False)
+    assert device.describe_device() == f"CPU: {device.describe_cpu()}"  # off is usual there, and not ours to change
+
+
 class FakeGpu:
     """What tf.config lists for a GPU: no GPU is needed to check what we make of it."""
 
