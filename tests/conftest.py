@@ -57,9 +57,10 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def ray_cluster():
-    """A Ray cluster of our own on loopback, for one test: (its address, the environment its clients need)."""
+    """A Ray cluster of our own on loopback, shared by the tests that use one (starting and stopping one takes
+    10 s): (its address, the environment its clients need)."""
     if os.environ.get("CI") != "true":
         pytest.importorskip("ray")
     ray_cli = str(Path(sys.executable).with_name("ray"))
