@@ -123,12 +123,19 @@ def load_rgb(path: ImageSource, size: tuple[int, int] | None = None) -> np.ndarr
     return np.asarray(image, dtype=np.float32)
 
 
+# Formats that hold at most 8 bits a channel as read here (PNG, TIFF, PPM can hold 16).
+_EIGHT_BIT_FORMATS = {"JPEG", "MPO", "WEBP", "GIF", "BMP"}
+
+
 def is_deep(source: ImageSource) -> bool:
     """Whether an image holds more than 8 bits per channel (a 16-bit PNG or TIFF, a uint16 array)."""
     if isinstance(source, Image.Image):
         source = np.asarray(source)
     if isinstance(source, np.ndarray):
         return source.dtype == np.uint16
+    with Image.open(source) as image:  # reads the header only
+        if image.format in _EIGHT_BIT_FORMATS:
+            return False  # no need to decode the whole photo to know
     # Pillow reads a 48-bit RGB PNG as 8-bit RGB; OpenCV keeps its 16 bits, and says so in the dtype.
     pixels = cv2.imdecode(np.fromfile(os.fspath(source), np.uint8), cv2.IMREAD_UNCHANGED)
     return pixels is not None and pixels.dtype == np.uint16

@@ -201,17 +201,20 @@ class NeuralStyle:
         """The block's passes over its tiles (tiles.refine_scale), from X (an image of size at) enlarged, the
         init, or a stopped render's state; (its end, whether to stop, the picture)."""
         (h, w) = block.dims
+        starts = state is None and (X is None or at is None)  # from the init: it may need the photo
+        luminance = self.S["preserve_colors"] == "luminance"  # keeps the photo's colours
+        photo = load_rgb(self.S["input_path"], size=(w, h)) if starts or luminance else None  # read once for both
         if state is not None:
             canvas = state.canvas
-        elif X is None or at is None:
-            canvas = start_picture(self.S, block.dims, load_rgb(self.S["input_path"], size=(w, h)))[0]
+        elif starts:
+            canvas = start_picture(self.S, block.dims, photo)[0]
         else:
             canvas = enlarge(X, at, block.dims, np.float32)[0]
         canvas = np.ascontiguousarray(canvas, np.float32)
         X = None  # the coarser picture, no longer needed
-        # the photo at this size, whose colours `luminance` keeps; the picture of the last pass
-        content = load_rgb(self.S["input_path"], size=(w, h)) if self.S["preserve_colors"] == "luminance" else None
-        last: dict[str, np.ndarray] = {}
+        content = photo if luminance else None  # kept only when luminance needs it
+        photo = None
+        last: dict[str, np.ndarray] = {}  # the picture of the last pass
 
         def finish(i: int, now: np.ndarray, loss: float, terms: dict[str, float]) -> bool:
             last["image"] = rgb_picture(now, block.dims, content, self.S["preserve_colors"])
