@@ -11,12 +11,14 @@ end, never a stop; a problem of the settings every photo shares stops the batch 
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pyimagesearch.gallery import write_batch_gallery
 from pyimagesearch.nn.conv.errors import NeuralStyleError, SettingsError
 from pyimagesearch.nn.conv.images import describe
 from pyimagesearch.nn.conv.run_folder import other_run, run_record
@@ -38,8 +40,6 @@ def is_batch(input_path: Any) -> bool:
 
 def batch_files(input_path: str | os.PathLike) -> list[str]:
     """The files a folder holds (not its sub-folders or hidden files), or a glob matches, sorted."""
-    import glob
-
     path = os.fspath(input_path)
     if os.path.isdir(path):
         files = [os.path.join(path, name) for name in os.listdir(path) if not name.startswith(".")]
@@ -117,8 +117,6 @@ def run_batch(settings: Mapping[str, Any], max_evals: int, workers: int = 1, ray
 
     Returns the batch; raises NeuralStyleError after the gallery is written when some photo failed.
     """
-    from pyimagesearch.gallery import write_batch_gallery
-
     check_workers(workers)
     say = report or ((lambda line: None) if settings.get("quiet") else print)
     batch = plan_batch(settings, max_evals)

@@ -20,7 +20,7 @@ from pyimagesearch.nn.conv.optimizers import OPTIMIZERS, make_optimizer
 from pyimagesearch.nn.conv.run_folder import RunFolder, differences, read_record
 from pyimagesearch.nn.conv.run_plan import plan_run
 from pyimagesearch.nn.conv.settings import resolve_settings
-from pyimagesearch.nn.conv.stage import Objective, build_stage, load_stage, start_image
+from pyimagesearch.nn.conv.stage import Objective, build_stage
 from tests.test_losses import np_gram, np_tv
 
 
@@ -44,7 +44,7 @@ def test_stages_of_two_sizes_do_not_share_state(tiny_ns, tiny_images):
     """Each stage's loss answers for its own targets: building another leaves it alone."""
     X = noise(tiny_ns.dims)
     before = tiny_ns.loss(X)
-    small = load_stage(tiny_ns.model, tiny_ns.S, tiny_ns.objective, (36, 48), tiny_ns.finalDims)
+    small = tiny_ns.run.stage((36, 48))
     Evaluator(small)(noise((36, 48)))
     assert small.dims == (36, 48) and small.contentRGB.shape == (36, 48, 3)
     assert tiny_ns.loss(X) == before
@@ -65,8 +65,8 @@ def test_a_coarse_scale_evaluates_the_full_size_objective(tiny_ns):
     """In chapter mode a coarse stage takes the chapter's sums as they would be at the final size:
     content per element and TV per unit of length, scaled to the final pixel count."""
     (H, W), (h, w) = tiny_ns.finalDims, (24, 32)
-    coarse = load_stage(tiny_ns.model, tiny_ns.S, tiny_ns.objective, (h, w), (H, W))
-    alone = load_stage(tiny_ns.model, tiny_ns.S, tiny_ns.objective, (h, w), (h, w))  # a 32x24 run of its own
+    coarse = tiny_ns.run.stage((h, w))
+    alone = build_stage(tiny_ns.model, tiny_ns.objective, coarse.contentRGB, coarse.styles)  # a 32x24 run of its own
     assert coarse.final_pixels == H * W
     X = noise((h, w))
     evaluate = Evaluator(coarse)
@@ -106,16 +106,16 @@ def test_evaluator_keeps_the_rounds_lowest_loss_and_tells_observers(tiny_ns):
 
 
 def test_evaluator_refuses_non_finite_values(tiny_ns):
-    real = tiny_ns.stage.evaluate
+    real, calls = tiny_ns.stage.evaluate, []
 
-    def poisoned(image):
+    def poisoned(image):  # a stage whose loss turns to NaN after its first evaluation
         total, grad, terms = real(image)
-        return total * float("nan"), grad, terms
+        calls.append(image)
+        return total * (1.0 if len(calls) == 1 else float("nan")), grad, terms
 
-    evaluate = Evaluator(tiny_ns.stage)
+    evaluate = Evaluator(dataclasses.replace(tiny_ns.stage, evaluate=poisoned))
     X = noise(tiny_ns.dims)
     good, _ = evaluate(X)
-    evaluate.stage = dataclasses.replace(tiny_ns.stage, evaluate=poisoned)
     with pytest.raises(NonFiniteLossError, match="non-finite.*content_weight"):
         evaluate(X)
     assert evaluate.best.loss == good  # the bad value never became the best
@@ -257,13 +257,16 @@ def test_too_small_is_one_check_with_one_error_class(tiny_images, tmp_path):
 
 def test_start_images_follow_the_init_setting(tiny_ns, tiny_images):
     (h, w) = tiny_ns.dims
-    content = start_image(resolve_settings({**tiny_images, "init": "content"}), tiny_ns.stage)
-    np.testing.assert_array_equal(content, tiny_ns.content)
-    seeded = [start_image(resolve_settings({"seed": 4}), tiny_ns.stage) for _ in range(2)]
+
+    def start(**fields):  # the start image of the same run with other init / seed settings
+        return dataclasses.replace(tiny_ns.run, **fields).start_image(tiny_ns.stage)
+
+    np.testing.assert_array_equal(start(init="content"), tiny_ns.content)
+    seeded = [start(init="noise", seed=4) for _ in range(2)]
     np.testing.assert_array_equal(*seeded)
     assert seeded[0].shape == (1, h, w, 3) and -128 <= seeded[0].min() and seeded[0].max() <= 127
-    by_name = start_image(resolve_settings({**tiny_images, "init": "style"}), tiny_ns.stage)
-    by_path = start_image(resolve_settings({**tiny_images, "init": tiny_images["style_path"]}), tiny_ns.stage)
+    by_name = start(init="style")
+    by_path = start(init=tiny_images["style_path"])
     np.testing.assert_array_equal(by_name, by_path)
 
 

@@ -11,7 +11,6 @@ from PIL import Image
 from pyimagesearch.nn.conv import NeuralStyle
 from pyimagesearch.nn.conv.features import deprocess_bgr, preprocess_rgb
 from pyimagesearch.nn.conv.images import write_image
-from pyimagesearch.nn.conv.stage import start_image
 from tests.test_losses import np_gram, np_tv
 
 
@@ -100,7 +99,7 @@ def test_preprocess_leaves_the_callers_array_alone():
 def test_transfer_lowers_the_loss_and_writes_each_iteration(tiny_images, tmp_path, capsys):
     out = tmp_path / "out"
     ns = NeuralStyle({**tiny_images, "output_path": str(out), "iterations": 2, "seed": 1})
-    start = ns.loss(start_image(ns.S, ns.stage).ravel())  # the noise image transfer() starts from
+    start = ns.loss(ns.run.start_image(ns.stage).ravel())  # the noise image transfer() starts from
     result = ns.transfer(maxEvals=10)
 
     printed = capsys.readouterr().out

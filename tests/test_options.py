@@ -12,7 +12,6 @@ from pyimagesearch.nn.conv import ImageError, NeuralStyle
 from pyimagesearch.nn.conv.colors import luminance_transfer, match_colors, rgb_to_ycbcr, ycbcr_to_rgb
 from pyimagesearch.nn.conv.features import deprocess_bgr
 from pyimagesearch.nn.conv.images import load_rgb
-from pyimagesearch.nn.conv.stage import load_stage, start_image
 
 
 @pytest.fixture(scope="module")
@@ -37,23 +36,23 @@ def test_init_content_starts_lower_than_noise(tiny_images, tmp_path):
     starts = {}
     for init in ("noise", "content"):
         ns = make(tiny_images, tmp_path / init, init=init)
-        starts[init] = (ns.loss(start_image(ns.S, ns.stage).ravel()), ns.lastTerms)
+        starts[init] = (ns.loss(ns.run.start_image(ns.stage).ravel()), ns.lastTerms)
     assert starts["content"][0] < 0.75 * starts["noise"][0]
     assert starts["content"][1]["content"] == 0.0 and starts["noise"][1]["content"] > 0
 
 
 def test_init_content_style_and_path_start_from_those_pixels(tiny_images, tmp_path, pixels):
     ns = make(tiny_images, tmp_path / "c", init="content")
-    np.testing.assert_array_equal(start_image(ns.S, ns.stage), ns.content)
+    np.testing.assert_array_equal(ns.run.start_image(ns.stage), ns.content)
     by_name = make(tiny_images, tmp_path / "s", init="style")
     by_path = make(tiny_images, tmp_path / "p", init=tiny_images["style_path"])
-    np.testing.assert_array_equal(start_image(by_name.S, by_name.stage), start_image(by_path.S, by_path.stage))
-    start = by_path.deprocess(start_image(by_path.S, by_path.stage))[..., ::-1]  # the style at the output's size
+    np.testing.assert_array_equal(by_name.run.start_image(by_name.stage), by_path.run.start_image(by_path.stage))
+    start = by_path.deprocess(by_path.run.start_image(by_path.stage))[..., ::-1]  # the style at the output's size
     expected = load_rgb(tiny_images["style_path"], size=(ns.dims[1], ns.dims[0]))
     assert np.abs(start.astype(float) - expected).max() <= 1
     # With preserve_colors match the start is the painting in the photo's colours, as its targets are.
     matched = make(tiny_images, tmp_path / "m", init="style", preserve_colors="match")
-    start = matched.deprocess(start_image(matched.S, matched.stage))[..., ::-1]
+    start = matched.deprocess(matched.run.start_image(matched.stage))[..., ::-1]
     assert np.abs(start.astype(float) - match_colors(expected, matched.contentRGB)).max() <= 1
 
 
@@ -150,8 +149,8 @@ def test_scales_work_with_the_other_settings(tiny_images, tmp_path, extra):
     sizes = [Image.open(tmp_path / "out" / f"iter_{i}.png").size for i in range(4)]
     assert sizes == [(32, 24), (32, 24), (64, 48), (64, 48)] and final.shape == (48, 64, 3)
     assert ns.losses[1] < ns.losses[0] and ns.losses[3] < ns.losses[2]  # each scale improves on its start
-    coarse = load_stage(ns.model, ns.S, ns.objective, (24, 32), ns.finalDims)
-    assert start_image(ns.S, coarse).shape == (1, 24, 32, 3)
+    coarse = ns.run.stage((24, 32))
+    assert ns.run.start_image(coarse).shape == (1, 24, 32, 3)
     if "style_scale" in extra:  # the style is drawn relative to each scale's size: 32 px long at 0.5
         assert coarse.styles[0].shape == (20, 32, 3) and ns.stage.styles[0].shape == (40, 64, 3)
     if "preserve_colors" in extra:  # each scale's style is recoloured to that scale's photo
@@ -159,7 +158,7 @@ def test_scales_work_with_the_other_settings(tiny_images, tmp_path, extra):
                                    coarse.contentRGB.reshape(-1, 3).mean(axis=0), atol=2.0)
     if "init" in extra:  # the start image is the file at the coarse size
         expected = load_rgb(tiny_images["style_path"], size=(32, 24))
-        start = deprocess_bgr(start_image(ns.S, coarse), (24, 32))[..., ::-1]
+        start = deprocess_bgr(ns.run.start_image(coarse), (24, 32))[..., ::-1]
         assert np.abs(start.astype(float) - expected).max() <= 1
 
 

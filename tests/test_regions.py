@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from pyimagesearch.nn.conv import ImageError, NeuralStyle, SettingsError
 from pyimagesearch.nn.conv.features import preprocess_rgb
 from pyimagesearch.nn.conv.losses import gram_matrix
-from pyimagesearch.nn.conv.regions import content_regions
+from pyimagesearch.nn.conv.regions import ContentMasks
 from pyimagesearch.nn.conv.run_plan import plan_run
 from pyimagesearch.nn.conv.settings import resolve_settings
 from tests.conftest import ROOT
@@ -134,9 +134,9 @@ def test_a_region_without_style_stays_close_to_the_photo(images, tmp_path):
 
 
 def test_styles_sharing_a_mask_blend_within_their_region(images, tmp_path):
-    regions = content_regions(resolve_settings({
+    regions = ContentMasks.from_settings(resolve_settings({
         "style_path": [images["stripes"], images["dots"], images["photo"]],
-        "content_masks": [images["left"], images["right"], images["left"]]}), (SIZE, SIZE))
+        "content_masks": [images["left"], images["right"], images["left"]]})).regions((SIZE, SIZE))
     assert [r.styles for r in regions] == [(0, 2), (1,)]
     ns = NeuralStyle({"input_path": images["photo"], "style_path": [images["stripes"], images["dots"], images["dots"]],
                       "content_masks": [images["left"], images["right"], images["left"]],

@@ -15,11 +15,12 @@ from PIL import Image
 
 from pyimagesearch.nn.conv import NeuralStyle, SettingsError
 from pyimagesearch.nn.conv.evaluator import Evaluator
-from pyimagesearch.nn.conv.features import IMAGENET_BGR_MEAN, build_extractor
+from pyimagesearch.nn.conv.features import IMAGENET_BGR_MEAN, Network, build_extractor
 from pyimagesearch.nn.conv.images import load_rgb
+from pyimagesearch.nn.conv.optimizers import OptimizerChoice
 from pyimagesearch.nn.conv.regions import gram_densities
 from pyimagesearch.nn.conv.settings import DEFAULTS, weights_source
-from pyimagesearch.nn.conv.stage import build_stage
+from pyimagesearch.nn.conv.stage import Objective, build_stage
 from pyimagesearch.nn.conv.tiles import (
     TileJob,
     TileState,
@@ -150,8 +151,6 @@ def test_windowed_gram_matrices_equal_the_whole_paintings(model):
 
 def test_stages_of_one_size_share_a_trace_but_not_their_targets(model, tiny_images):
     """Tiles compile VGG once per size; each stage still answers for its own photo and targets."""
-    from pyimagesearch.nn.conv.stage import Objective
-
     objective = Objective.from_settings(DEFAULTS)
     photo, style = load_rgb(tiny_images["input_path"]), load_rgb(tiny_images["style_path"])
     a = build_stage(model, objective, photo[:32, :32], [style])
@@ -170,8 +169,10 @@ def test_a_tile_lowers_its_loss(model, tiny_images):
     tile = tile_grid((48, 64), 40, 8)[0]
     start = np.random.default_rng(0).uniform(-100, 100, (tile.height, tile.width, 3)).astype(np.float32)
     seen = []
-    result = paint_tile(TileJob(tile, s, weights_source(None), (s["content_layer"], *s["style_layers"]), start,
-                                photo[tile.window], grams, None, 2, 10), model, [lambda loss, terms: seen.append(loss)])
+    network = Network("VGG19", weights_source(None), (s["content_layer"], *s["style_layers"]))
+    job = TileJob(tile, network, Objective.from_settings(s), OptimizerChoice.from_settings(s), None, start,
+                  photo[tile.window], grams, None, 2, 10)
+    result = paint_tile(job, model, [lambda loss, terms: seen.append(loss)])
     assert result.image.shape == (tile.height, tile.width, 3)
     assert result.loss < 0.5 * seen[0]
     assert set(result.terms) >= {"content", "style", "tv"}

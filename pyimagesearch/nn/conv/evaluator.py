@@ -7,14 +7,14 @@ to see evaluations (the progress bar, a test) is an observer, called after each 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
 from .errors import NonFiniteLossError
-from .optimizers import make_optimizer
+from .optimizers import OptimizerChoice
 from .stage import Stage
 
 # observer(loss, terms): after each evaluation, with the total and its weighted terms.
@@ -60,14 +60,14 @@ class Evaluator:
         return loss, grad
 
 
-def optimise(stage: Stage, settings: Mapping[str, Any], X: np.ndarray, rounds: int, max_evals: int,
+def optimise(stage: Stage, optimizer: OptimizerChoice, X: np.ndarray, rounds: int, max_evals: int,
              observers: Sequence[Observer] = ()) -> Best:
-    """`rounds` rounds of the optimiser the settings name on one stage from X, each from the last
+    """`rounds` rounds of the optimiser on one stage from X, each from the last
     one's best image; the last round's best (its loss, image and terms). A video frame and a tile
     of a print are optimised so; NeuralStyle's loop writes a picture after each round instead."""
-    evaluator, optimizer = Evaluator(stage, observers), make_optimizer(settings)
+    evaluator, rounds_of = Evaluator(stage, observers), optimizer.make()
     for _ in range(rounds):
         evaluator.start_round()
-        optimizer.round(evaluator, X, max_evals)
+        rounds_of.round(evaluator, X, max_evals)
         X = evaluator.best.image
     return evaluator.best

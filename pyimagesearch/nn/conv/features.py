@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import h5py
 import keras
@@ -124,6 +125,27 @@ def build_extractor(net: str, weights: str, layers: list[str], pooling: str = "m
                 break
     return keras.Model(inputs=inputs, outputs={name: outputs[name] for name in wanted},
                        name=f"{net.lower()}_features")
+
+
+@dataclass(frozen=True)
+class Network:
+    """Which feature extractor a run uses: plain values, so it travels to worker processes and Ray."""
+
+    net: str
+    weights: str  # a weights file, or "imagenet"
+    layers: tuple[str, ...]  # content layer(s), then style layers
+    pooling: str = "max"
+    precision: str = "float32"
+
+    def build(self) -> keras.Model:
+        """The extractor (build_extractor), built once per process: the run and a worker's tiles share it."""
+        if self not in _BUILT:
+            _BUILT.clear()  # one network at a time: a sweep's next experiment may want another
+            _BUILT[self] = build_extractor(self.net, self.weights, list(self.layers), self.pooling, self.precision)
+        return _BUILT[self]
+
+
+_BUILT: dict[Network, keras.Model] = {}
 
 
 # Caffe-style VGG input: BGR channel order with the ImageNet mean removed.

@@ -10,6 +10,7 @@ is one class and one entry in OPTIMIZERS.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -21,7 +22,7 @@ Evaluate = Callable[[np.ndarray], tuple[float, np.ndarray]]
 class Optimizer(Protocol):
     help: ClassVar[str]
 
-    def __init__(self, settings: Mapping[str, Any]) -> None: ...
+    def __init__(self, choice: OptimizerChoice) -> None: ...
 
     def round(self, evaluate: Evaluate, X: np.ndarray, max_evals: int) -> np.ndarray: ...
 
@@ -31,7 +32,7 @@ class LBFGS:
 
     help: ClassVar[str] = "the chapter's L-BFGS (scipy)"
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
+    def __init__(self, choice: OptimizerChoice) -> None:
         pass  # nothing carries over between rounds: the chapter restarts L-BFGS, curvature memory and all
 
     def round(self, evaluate: Evaluate, X: np.ndarray, max_evals: int) -> np.ndarray:
@@ -45,8 +46,8 @@ class Adam:
 
     help: ClassVar[str] = "Keras Adam on the pixels, with --learning-rate"
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.learning_rate = float(settings["learning_rate"])
+    def __init__(self, choice: OptimizerChoice) -> None:
+        self.learning_rate = choice.learning_rate
         self._pixels: Any = None  # keras.Variable, made at the first round from its start image
         self._adam: Any = None
         self._grad: np.ndarray | None = None
@@ -72,6 +73,22 @@ class Adam:
 OPTIMIZERS: dict[str, type[Optimizer]] = {"lbfgs": LBFGS, "adam": Adam}
 
 
+@dataclass(frozen=True)
+class OptimizerChoice:
+    """The optimiser a run uses (the settings optimizer and learning_rate), as a plain value that travels."""
+
+    name: str  # a key of OPTIMIZERS
+    learning_rate: float  # Adam's step size
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> OptimizerChoice:
+        return cls(settings["optimizer"], float(settings["learning_rate"]))
+
+    def make(self) -> Optimizer:
+        """A fresh optimiser of this kind (one per stage: a new size starts it afresh)."""
+        return OPTIMIZERS[self.name](self)
+
+
 def make_optimizer(settings: Mapping[str, Any]) -> Optimizer:
     """A fresh optimiser of the kind the `optimizer` setting names."""
-    return OPTIMIZERS[settings["optimizer"]](settings)
+    return OptimizerChoice.from_settings(settings).make()

@@ -28,17 +28,17 @@ def duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-def announce(plan: Any, folder: str, max_evals: int) -> None:
-    """The [INFO] lines a run starts with: its size, rounds and folder, and a drawn noise seed."""
-    s, (h, w) = plan.settings, plan.final_dims
-    say(f"[INFO] {w}x{h} px, {len(plan.schedule())} iterations of up to {max_evals} evaluations ({s['optimizer']}), "
-        f"writing to '{folder}'", s["quiet"])
+def announce(run: Any, folder: str, max_evals: int) -> None:
+    """The [INFO] lines a run (a RunContext) starts with: its size, rounds and folder, and a drawn noise seed."""
+    plan, (h, w) = run.plan, run.final_dims
+    say(f"[INFO] {w}x{h} px, {len(plan.schedule())} iterations of up to {max_evals} evaluations "
+        f"({run.optimizer.name}), writing to '{folder}'", run.quiet)
     if plan.tiled(plan.final_dims):
-        say(f"[INFO] sizes above {s['tile_size']} px are refined in tiles of {s['tile_size']} px (overlap "
-            f"{plan.overlap} px, {s['tile_passes']} passes with the grid shifted); a stop keeps the finished tiles",
-            s["quiet"])
-    if isinstance(s["init"], str) and s["init"] == "noise" and plan.seed_drawn:
-        say(f"[INFO] noise seed {s['seed']} (drawn; --seed {s['seed']} starts from the same noise again)", s["quiet"])
+        say(f"[INFO] sizes above {run.tiling.size} px are refined in tiles of {run.tiling.size} px (overlap "
+            f"{run.tiling.overlap} px, {run.tiling.passes} passes with the grid shifted); a stop keeps the finished "
+            "tiles", run.quiet)
+    if isinstance(run.init, str) and run.init == "noise" and plan.seed_drawn:
+        say(f"[INFO] noise seed {run.seed} (drawn; --seed {run.seed} starts from the same noise again)", run.quiet)
 
 
 class Progress:

@@ -25,7 +25,7 @@ from .errors import ImageError, SettingsError
 from .features import preprocess_rgb
 from .images import ImageSource, describe, load_rgb
 from .losses import StyleTarget, masked_gram
-from .settings import label
+from .settings import as_list, label
 
 # A label image's pixel belongs to a colour when within this RGB distance of it (JPEG noise, soft edges).
 COLOR_TOLERANCE = 40.0
@@ -62,55 +62,59 @@ def _same(a: Any, b: Any) -> bool:
     return a is b if isinstance(a, (np.ndarray, Image.Image)) else a == b
 
 
-def content_regions(s: Mapping[str, Any], dims: tuple[int, int]) -> list[Region]:
-    """The regions of a run (settings s) at size dims (h, w): styles sharing a mask share a region."""
-    count = len(_list(s["style_path"]))
-    sources = s["content_masks"]
-    if not sources:
-        return [Region(tuple(range(count)))]
-    size = (dims[1], dims[0])
-    if s["mask_colors"]:
-        masks = color_masks(sources[0], s["mask_colors"], size)
-        keys: list[Any] = [ImageColor.getrgb(c)[:3] for c in s["mask_colors"]]
-    else:
-        masks = [load_mask(source, size) for source in sources]
-        keys = list(sources)
-    regions: list[Region] = []
-    for i in range(count):
-        first = next(j for j in range(count) if _same(keys[j], keys[i]))
-        if first == i:
-            regions.append(Region(tuple(j for j in range(count) if _same(keys[j], keys[i])), masks[i]))
-    return regions
+@dataclass(frozen=True)
+class ContentMasks:
+    """Where each style goes on the photo (the settings content_masks and mask_colors); none: everywhere."""
+
+    count: int  # style images
+    sources: tuple[ImageSource, ...] | None = None  # a mask per style image, or one colour-label image
+    colors: tuple[str, ...] | None = None  # a colour of the label image per style image
+
+    @classmethod
+    def from_settings(cls, s: Mapping[str, Any]) -> ContentMasks:
+        return cls(len(as_list(s["style_path"])), tuple(s["content_masks"]) if s["content_masks"] else None,
+                   tuple(s["mask_colors"]) if s["mask_colors"] else None)
+
+    def regions(self, dims: tuple[int, int]) -> list[Region]:
+        """The regions at size dims (h, w): styles sharing a mask share a region."""
+        if not self.sources:
+            return [Region(tuple(range(self.count)))]
+        size = (dims[1], dims[0])
+        if self.colors:
+            masks = color_masks(self.sources[0], self.colors, size)
+            keys: list[Any] = [ImageColor.getrgb(c)[:3] for c in self.colors]
+        else:
+            masks = [load_mask(source, size) for source in self.sources]
+            keys = list(self.sources)
+        regions: list[Region] = []
+        for i in range(self.count):
+            first = next(j for j in range(self.count) if _same(keys[j], keys[i]))
+            if first == i:
+                regions.append(Region(tuple(j for j in range(self.count) if _same(keys[j], keys[i])), masks[i]))
+        return regions
 
 
-def style_mask_images(s: Mapping[str, Any], sizes: Sequence[tuple[int, int]]) -> list[np.ndarray | None]:
-    """Each style image's mask at that image's size (w, h), or None where it has none."""
-    sources = s["style_masks"] or [None] * len(sizes)
-    return [None if source is None else load_mask(source, size) for source, size in zip(sources, sizes, strict=True)]
+def check_regions(s: Mapping[str, Any], dims: tuple[int, int], style_masks: Sequence[np.ndarray | None]) -> None:
+    """One clear error for a mask that cannot be read (ImageError names it) or an empty region.
 
-
-def _list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def check_regions(s: Mapping[str, Any], dims: tuple[int, int], style_sizes: Sequence[tuple[int, int]]) -> None:
-    """One clear error for a mask that cannot be read (ImageError names it) or an empty region."""
-    for region in content_regions(s, dims):
+    style_masks: each style image's mask at its size at dims (None where it has none)."""
+    styles = as_list(s["style_path"])
+    for region in ContentMasks.from_settings(s).regions(dims):
         blend = s["style_blend_weights"]
         if blend and sum(blend[i] for i in region.styles) == 0:
             raise SettingsError(f"{label('style_blend_weights')} gives every style of a region weight 0 (style "
                                 f"images {', '.join(str(i + 1) for i in region.styles)}): that region would have "
                                 "no style to match")
         if region.mask is not None and region.mask.sum() < 0.5:
-            styles = ", ".join(describe(_list(s["style_path"])[i]) for i in region.styles)
+            names = ", ".join(describe(styles[i]) for i in region.styles)
             where = (f"colour {s['mask_colors'][region.styles[0]]} of {label('mask_colors')} does not occur in "
                      f"'{describe(s['content_masks'][0])}'" if s["mask_colors"] else
                      f"content mask '{describe(s['content_masks'][region.styles[0]])}' is black everywhere")
-            raise ImageError(f"{where}: the region of style {styles} would be empty at {dims[1]}x{dims[0]} px")
-    for i, mask in enumerate(style_mask_images(s, style_sizes)):
+            raise ImageError(f"{where}: the region of style {names} would be empty at {dims[1]}x{dims[0]} px")
+    for i, mask in enumerate(style_masks):
         if mask is not None and mask.sum() < 0.5:
             raise ImageError(f"style mask '{describe(s['style_masks'][i])}' is black everywhere: style image "
-                             f"'{describe(_list(s['style_path'])[i])}' would give no style")
+                             f"'{describe(styles[i])}' would give no style")
 
 
 def _at_layer(mask: np.ndarray | None, shape: Sequence[int]) -> tf.Tensor | None:

@@ -126,12 +126,15 @@ def write_record(folder: str, record: dict[str, Any]) -> None:
 class RunFolder:
     """The folder of one transfer(): see the module docstring."""
 
-    def __init__(self, path: str, record: dict[str, Any], save_every: int = 1) -> None:
+    def __init__(self, path: str, record: dict[str, Any], save_every: int = 1,
+                 losses: list[float] | None = None) -> None:
         self.path = path
         self.record = record
         self.save_every = save_every
-        self.losses: list[float] = []  # the loss at the end of each finished iteration
+        # The loss at the end of each finished iteration (losses: a list of the caller's to fill in).
+        self.losses: list[float] = losses if losses is not None else []
         self._unsaved: tuple[int, np.ndarray] | None = None  # a finished iteration that save_every skipped
+        self._kept: tuple[int, np.ndarray] | None = None  # the last finished iteration
         self._earlier: list[float] = []  # the losses of the same run stopped earlier in this folder
 
     def image_path(self, i: int, partial: bool = False) -> str:
@@ -166,7 +169,7 @@ class RunFolder:
         exact: the same picture as float RGB in [0, 255], given for the last one when the photo was 16-bit:
         it is then written as a 16-bit PNG."""
         self.losses.append(float(loss))
-        self._unsaved = (i, image)
+        self._unsaved = self._kept = (i, image)
         if last or (i + 1) % self.save_every == 0:
             if exact is not None and last:
                 write_rgb16(self.image_path(i), exact)
@@ -175,12 +178,19 @@ class RunFolder:
             self._unsaved = None
         self._write_record()
 
+    def stopped(self, exact: np.ndarray | None = None) -> None:
+        """The run ends after the last finished iteration (a callback asked to): write it whatever save_every
+        says, as a 16-bit PNG when exact (see keep) is given."""
+        if exact is not None and self._kept is not None:
+            write_rgb16(self.image_path(self._kept[0]), exact)
+        elif self._unsaved is not None:
+            write_rgb(self.image_path(self._unsaved[0]), self._unsaved[1])
+        self._unsaved = None
+
     def interrupted(self, i: int, partial: np.ndarray | None) -> str | None:
         """Iteration i stopped early: write the last finished iteration whatever save_every says, and
         partial (its best image so far, if any) beside, never over, the finished ones; return its path."""
-        if self._unsaved is not None:
-            write_rgb(self.image_path(self._unsaved[0]), self._unsaved[1])
-            self._unsaved = None
+        self.stopped()
         if partial is None:
             return None
         path = self.image_path(i, partial=True)

@@ -22,7 +22,7 @@ from .images import describe, image_size, is_deep, scaled_size
 from .regions import check_regions
 from .run_folder import prepare_folder
 from .settings import INITS, as_list, label, resolve_settings, weights_source
-from .stage import style_long_side, style_size
+from .styles import Styles
 
 
 @dataclass(frozen=True)
@@ -47,19 +47,17 @@ class RunPlan:
     scale_dims: tuple[tuple[int, int], ...]  # (h, w) of each scale, coarse to fine, ending with final_dims
     seed_drawn: bool = False  # the seed setting was None: settings["seed"] was drawn for this run
     deep: bool = False  # the photo has 16 bits per channel: so has the finished picture
+    iterations: int = 1
+    tile_size: int | None = None  # px a side of a tile; None: nothing is tiled
+    overlap: int = 0  # px that neighbouring tiles share: tile_overlap, or an eighth of the tile
 
     def schedule(self) -> list[tuple[int, int]]:
         """The size each iteration runs at: the iterations split evenly over the scales, the rest to the finest."""
-        share, extra = divmod(self.settings["iterations"], len(self.scale_dims))
+        share, extra = divmod(self.iterations, len(self.scale_dims))
         return [dims for dims in self.scale_dims for _ in range(share)] + [self.final_dims] * extra
 
     def tiled(self, dims: tuple[int, int]) -> bool:
-        return self.settings["tile_size"] is not None and max(dims) > self.settings["tile_size"]
-
-    @property
-    def overlap(self) -> int:
-        """px that neighbouring tiles share: tile_overlap, or an eighth of the tile."""
-        return self.settings["tile_overlap"] or max(1, self.settings["tile_size"] // 8)
+        return self.tile_size is not None and max(dims) > self.tile_size
 
     def blocks(self) -> list[Block]:
         """The schedule as runs of iterations at one size, coarse to fine."""
@@ -75,8 +73,7 @@ class RunPlan:
         """The picture size the loss is taken at: the final one, or, when tiled, a tile's (every stage of
         a tiled run, whole or tile, then weighs content, style and TV as one tile does)."""
         if self.tiled(self.final_dims):
-            return min(self.final_dims[0], self.settings["tile_size"]) * min(self.final_dims[1],
-                                                                            self.settings["tile_size"])
+            return min(self.final_dims[0], self.tile_size) * min(self.final_dims[1], self.tile_size)
         return self.final_dims[0] * self.final_dims[1]
 
     def first_stage_dims(self) -> tuple[int, int]:
@@ -87,7 +84,7 @@ class RunPlan:
         whole = [dims for dims in self.scale_dims if not self.tiled(dims)]
         if whole:
             return whole[-1]
-        (w, h) = scaled_size(self.final_dims[::-1], self.settings["tile_size"])
+        (w, h) = scaled_size(self.final_dims[::-1], self.tile_size)
         return (h, w)
 
 
@@ -118,18 +115,21 @@ def plan_run(settings: Mapping[str, Any]) -> RunPlan:
         scales.append(dims)
     # A style image takes the (checked) output size, unless style_size / style_scale give it its own.
     key = "style_size" if s["style_size"] else "style_scale"
-    long_sides = sorted({style_long_side(s, dims) for dims in scales} - {None})
-    for source in as_list(s["style_path"]):
+    styles = Styles.from_settings(s)
+    long_sides = sorted({styles.long_side(dims) for dims in scales} - {None})
+    for source in styles.sources:
         size = image_size(source)  # also: it is readable
         for long_side in long_sides:
             check_size(f"style image '{describe(source)}' at {label(key)}", scaled_size(size, long_side), layers,
                        key, tile)
     if s["content_masks"] or s["style_masks"]:  # readable, and no region empty at the final size
-        check_regions(s, scales[-1], [style_size(s, source, scales[-1]) for source in as_list(s["style_path"])])
+        check_regions(s, scales[-1], styles.mask_images(styles.sizes(scales[-1])))
     if not (isinstance(s["init"], str) and s["init"] in INITS):
         image_size(s["init"])  # a start image given as a file or array
     if s["precision"] == "bfloat16" and (problem := bfloat16_problem()):
         raise SettingsError(f"{label('precision')} 'bfloat16' would not be faster here: {problem}; use float32")
     check_weights(s["net"], weights_source(s["weights"]))
     prepare_folder(s["output_path"])
-    return RunPlan(MappingProxyType(s), tuple(layers), scales[-1], tuple(scales), seed_drawn, is_deep(s["input_path"]))
+    overlap = 0 if tile is None else s["tile_overlap"] or max(1, tile // 8)
+    return RunPlan(MappingProxyType(s), tuple(layers), scales[-1], tuple(scales), seed_drawn, is_deep(s["input_path"]),
+                   s["iterations"], tile, overlap)

@@ -309,7 +309,6 @@ DEFAULTS: dict[str, Any] = {row.key: row.default for row in SCHEMA}
 HELP: dict[str, str] = {row.key: row.help for row in SCHEMA}
 # Keys that do not change the pictures, so they may differ between runs into one folder.
 NEUTRAL_KEYS: tuple[str, ...] = tuple(row.key for row in SCHEMA if not row.shapes_picture)
-WEIGHT_KEYS = ("content_weight", "style_weight", "tv_weight")
 
 
 def as_list(value: Any) -> list[Any]:

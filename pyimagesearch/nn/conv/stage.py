@@ -20,11 +20,10 @@ import numpy as np
 import tensorflow as tf
 
 from . import losses
-from .colors import luminance_transfer, match_colors
+from .colors import luminance_transfer
 from .features import IMAGENET_BGR_MEAN, deprocess_bgr, preprocess_rgb
-from .images import ImageSource, image_size, load_rgb, scaled_size
 from .losses import StyleTarget
-from .regions import Region, content_regions, gram_densities, region_targets, style_mask_images
+from .regions import Region, gram_densities, region_targets
 from .settings import as_list
 
 # image (1, h, w, 3) float32 -> (total loss, its gradient, {"content", "style", "tv": weighted terms})
@@ -158,68 +157,7 @@ def build_stage(model: keras.Model, objective: Objective, contentRGB: np.ndarray
                  targets, final_pixels, evaluate, temporal)
 
 
-# -- a stage of a run, from its settings --------------------------------------------------------
-
-def style_long_side(s: Mapping[str, Any], dims: tuple[int, int]) -> int | None:
-    """The style images' long side at output size dims (None: forced to the output's size, as the chapter)."""
-    if s["style_size"]:
-        return s["style_size"]
-    return round(s["style_scale"] * max(dims)) if s["style_scale"] else None
-
-
-def style_size(s: Mapping[str, Any], source: ImageSource, dims: tuple[int, int]) -> tuple[int, int]:
-    """(w, h) of one style image in a stage of size dims."""
-    long_side = style_long_side(s, dims)
-    return (dims[1], dims[0]) if long_side is None else scaled_size(image_size(source), long_side)
-
-
-def load_style(source: ImageSource, size: tuple[int, int], contentRGB: np.ndarray, preserve_colors: str) -> np.ndarray:
-    """A style image at size (w, h), in the colours the run paints with."""
-    rgb = load_rgb(source, size=size)
-    return match_colors(rgb, contentRGB) if preserve_colors == "match" else rgb
-
-
-def load_stage(model: keras.Model, s: Mapping[str, Any], objective: Objective, dims: tuple[int, int],
-               final_dims: tuple[int, int], contentRGB: np.ndarray | None = None,
-               temporal: losses.TemporalTarget | None = None, loss_pixels: int | None = None) -> Stage:
-    """The stage of a run (settings s) at size dims: the content photo and style images loaded for it.
-
-    contentRGB: the content at dims instead of input_path's (a video frame); temporal: see build_stage;
-    loss_pixels: the size the loss is taken at, when not final_dims's (a tiled run: a tile's).
-    """
-    if contentRGB is None:
-        contentRGB = load_rgb(s["input_path"], size=(dims[1], dims[0]))
-    sizes = [style_size(s, source, dims) for source in as_list(s["style_path"])]
-    styles = [load_style(source, size, contentRGB, s["preserve_colors"])
-              for source, size in zip(as_list(s["style_path"]), sizes, strict=True)]
-    return build_stage(model, objective, contentRGB, styles, s["style_blend_weights"],
-                       loss_pixels or final_dims[0] * final_dims[1], content_regions(s, dims),
-                       style_mask_images(s, sizes), temporal)
-
-
-def start_image(s: Mapping[str, Any], stage: Stage) -> np.ndarray:
-    """The first image of a run (its `init` setting) at the stage's size, as a (1, h, w, 3) float64 VGG batch."""
-    return start_picture(s, stage.dims, stage.contentRGB).astype(np.float64)
-
-
-def start_picture(s: Mapping[str, Any], dims: tuple[int, int], contentRGB: np.ndarray) -> np.ndarray:
-    """The `init` setting's image at size dims (contentRGB: the photo there), a (1, h, w, 3) VGG batch."""
-    (h, w) = dims
-    init = s["init"]
-    if isinstance(init, str) and init == "noise":
-        rng = np.random.default_rng(s["seed"])  # None (a caller's own settings): fresh entropy
-        return rng.uniform(0, 255, (1, h, w, 3)) - 128  # the chapter's start
-    if isinstance(init, str) and init == "content":
-        return preprocess_rgb(contentRGB)
-    if isinstance(init, str) and init == "style":
-        return preprocess_rgb(load_style(as_list(s["style_path"])[0], (w, h), contentRGB, s["preserve_colors"]))
-    return preprocess_rgb(load_rgb(init, size=(w, h)))
-
-
-def picture(stage: Stage, X: np.ndarray, preserve_colors: str = "none") -> np.ndarray:
-    """A flat VGG-space image of the stage as the RGB uint8 picture the user gets (colours kept when asked)."""
-    return rgb_picture(X, stage.dims, stage.contentRGB, preserve_colors)
-
+# -- pictures -------------------------------------------------------------------------------------
 
 def rgb_picture(X: np.ndarray, dims: tuple[int, int], contentRGB: np.ndarray | None, preserve_colors: str = "none",
                 exact: bool = False) -> np.ndarray:

@@ -30,10 +30,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-from .atomic import atomic_file
+from pyimagesearch.runner import Runner, limit_threads
+
+from .atomic import atomic_file, interrupts_held
+from .errors import NonFiniteLossError
+from .evaluator import Observer, optimise
+from .features import Network
+from .optimizers import OptimizerChoice
+from .progress import Progress, duration
 from .regions import Region
+from .run_context import RunContext, StyleGrams, Tiling
 from .run_folder import WORKING as STATE
+from .run_folder import RunFolder
+from .run_plan import Block
+from .stage import Objective, build_stage, enlarge
 
 # -- the grid --------------------------------------------------------------------------------------
 
@@ -144,12 +156,13 @@ class TileJob:
     """Everything a worker needs to paint one tile (plain values, so it pickles for processes and Ray)."""
 
     tile: Tile
-    settings: Mapping[str, Any]  # the run's resolved settings
-    weights: str  # where the VGG weights come from
-    layers: tuple[str, ...]
+    network: Network
+    objective: Objective
+    optimizer: OptimizerChoice
+    blend: tuple[float, ...] | None  # the styles' shares (style_blend_weights)
     start: np.ndarray  # (h, w, 3) float32, the picture's window in VGG space
     content: np.ndarray  # (h, w, 3) float32 RGB, the photo's window at this scale
-    style_grams: tuple[Mapping[str, tuple[np.ndarray, float]], ...]  # per style image: the whole picture's
+    style_grams: StyleGrams  # per style image: the whole picture's (RunContext.style_grams)
     regions: tuple[Region, ...] | None  # masks cut to the tile; None: every style everywhere
     rounds: int
     max_evals: int
@@ -165,40 +178,18 @@ class TileResult:
     seconds: float
 
 
-_MODELS: dict[tuple[Any, ...], Any] = {}  # a worker process's network, built at its first tile
-
-
-def _network(job: TileJob) -> Any:
-    from .features import build_extractor
-
-    s = job.settings
-    key = (s["net"], job.weights, job.layers, s["pooling"], s["precision"])
-    if key not in _MODELS:
-        _MODELS.clear()
-        _MODELS[key] = build_extractor(s["net"], job.weights, list(job.layers), s["pooling"], s["precision"])
-    return _MODELS[key]
-
-
-def paint_tile(job: TileJob, model: Any = None, observers: Sequence[Callable[..., None]] = ()) -> TileResult:
+def paint_tile(job: TileJob, model: Any = None, observers: Sequence[Observer] = ()) -> TileResult:
     """Optimise one tile from its start: `rounds` rounds of the run's optimiser, max_evals evaluations each.
 
     model: the network, when running where it is already built; a worker builds its own once.
     """
     if job.threads:
-        from pyimagesearch.runner import limit_threads
-
         limit_threads(job.threads)
-    import tensorflow as tf
-
-    from .evaluator import optimise
-    from .stage import Objective, build_stage
-
     began = time.perf_counter()
-    model = model if model is not None else _network(job)
+    model = model if model is not None else job.network.build()
     grams = [{layer: (tf.constant(gram), mass) for layer, (gram, mass) in style.items()} for style in job.style_grams]
-    stage = build_stage(model, Objective.from_settings(job.settings), job.content, (),
-                        job.settings["style_blend_weights"], regions=job.regions, style_grams=grams)
-    best = optimise(stage, job.settings, job.start.astype(np.float64).ravel(), job.rounds, job.max_evals, observers)
+    stage = build_stage(model, job.objective, job.content, (), job.blend, regions=job.regions, style_grams=grams)
+    best = optimise(stage, job.optimizer, job.start.astype(np.float64).ravel(), job.rounds, job.max_evals, observers)
     image = np.asarray(best.image, np.float32).reshape(job.start.shape)
     return TileResult(job.tile, image, best.loss, best.terms, time.perf_counter() - began)
 
@@ -259,24 +250,6 @@ def pass_grids(dims: tuple[int, int], size: int, overlap: int, passes: int) -> l
     return [tile_grid(dims, size, overlap, pass_shift(size, overlap, p, passes)) for p in range(passes)]
 
 
-def style_grams(model: Any, s: Mapping[str, Any], layers: Sequence[str], dims: tuple[int, int],
-                contentRGB: np.ndarray) -> tuple[dict[str, tuple[np.ndarray, float]], ...]:
-    """Per style image: its Gram matrices at the size that matches the whole picture of dims, taken in
-    windows of about a tile, as NumPy (they travel to workers)."""
-    from .regions import gram_densities, style_mask_images
-    from .settings import as_list
-    from .stage import load_style, style_size
-
-    sources = as_list(s["style_path"])
-    sizes = [style_size(s, source, dims) for source in sources]
-    grams = []
-    for source, size, mask in zip(sources, sizes, style_mask_images(s, sizes), strict=True):
-        rgb = load_style(source, size, contentRGB, s["preserve_colors"])
-        taken = gram_densities(model, rgb, layers, mask, window=s["tile_size"])
-        grams.append({layer: (np.asarray(gram), mass) for layer, (gram, mass) in taken.items()})
-    return tuple(grams)
-
-
 def _cut(regions: Sequence[Region] | None, tile: Tile) -> tuple[Region, ...] | None:
     if regions is None:
         return None
@@ -284,105 +257,183 @@ def _cut(regions: Sequence[Region] | None, tile: Tile) -> tuple[Region, ...] | N
                  for r in regions)
 
 
-# finish(i, canvas, loss, terms) -> whether to stop: the pass ending with iteration i is done.
-Finish = Callable[[int, np.ndarray, float, dict[str, float]], bool]
+# keep(i, picture, loss, terms, progress, exact) -> whether to stop: the pass ending with iteration i is
+# done (picture.Painter.keep; exact makes the picture unrounded, for a 16-bit PNG).
+Keep = Callable[[int, np.ndarray, float, dict[str, float], Any, Callable[[], np.ndarray]], bool]
 
 
-def refine_scale(model: Any, plan: Any, block: Any, canvas: np.ndarray, max_evals: int, folder: str,
-                 progress: Any, runner: Any, finish: Finish, state: TileState | None = None) -> bool:
-    """Refine the (h, w, 3) float32 VGG-space canvas at block.dims in tiles, pass after pass, in place.
+@dataclass(frozen=True)
+class Scale:
+    """A tiled scale's fixed parts: its block, rounds per pass, grids, the photo there, the style targets."""
 
-    plan: the run's RunPlan; block: its tiled Block; state: where a stopped render of this block stood.
-    After each tile the state goes to folder/working.npz; after each pass finish() writes the picture.
-    Returns True when finish() asked to stop.
-    """
-    from .images import load_rgb
-    from .regions import content_regions
-    from .settings import weights_source
+    block: Block
+    rounds: list[int]
+    grids: list[tuple[Tile, ...]]
+    photo: np.ndarray  # (h, w, 3) uint8: whole numbers from an 8-bit decode, a quarter of float32's memory
+    grams: StyleGrams
+    regions: list[Region] | None
 
-    s, (h, w) = plan.settings, block.dims
-    size, overlap = s["tile_size"], plan.overlap
-    rounds = pass_rounds(block.count, s["tile_passes"])
-    grids = pass_grids(block.dims, size, overlap, len(rounds))
-    contentRGB = load_rgb(s["input_path"], size=(w, h))
-    grams = style_grams(model, s, s["style_layers"], block.dims, contentRGB)
-    contentRGB = contentRGB.astype(np.uint8)  # whole numbers from an 8-bit decode: a quarter of the memory
-    regions = content_regions(s, block.dims) if s["content_masks"] else None
-    weights = weights_source(s["weights"])
-    settings = dict(s)  # a plain dict: it travels to worker processes with every tile
-    first_pass = state.pass_ if state else 0
-    for p in range(first_pass, len(rounds)):
-        done: dict[int, dict[str, float]] = dict(state.done) if state and p == state.pass_ else {}
-        grid = grids[p]
-        progress.say(f"[TILE] {w}x{h} px, pass {p + 1} of {len(rounds)}: {len(grid)} tiles of up to {size} px "
-                     f"(overlap {overlap} px), {rounds[p]} round{'s' * (rounds[p] > 1)} of up to {max_evals} "
+
+class TiledRender:
+    """A run's tiled scales, pass after pass over their tiles, with the picture so far and the tiles done
+    kept in the run folder's working.npz after every tile, and continued from there when the same run
+    starts again. The picture loop only calls resume(), paint() per tiled block and finished()."""
+
+    def __init__(self, run: RunContext, folder: RunFolder, blocks: Sequence[Block], max_evals: int) -> None:
+        self.run, self.folder, self.blocks, self.max_evals = run, folder, list(blocks), max_evals
+        self.tiling: Tiling = run.tiling  # type: ignore[assignment]  (a tiled block means a tiling)
+        self.state = load_state(folder.path)  # after the folder's claim: another run's state is gone
+        self._last: np.ndarray | None = None  # the picture of the last pass painted
+
+    def resume(self, progress: Progress) -> tuple[int, np.ndarray | None, tuple[int, int] | None]:
+        """Where the run starts: (the first iteration to paint, the picture it continues, that picture's
+        size); (0, None, None) for a render from the start."""
+        point = None if self.state is None else resume_point(self.tiling, self.blocks, self.state, self.max_evals)
+        if point is None:
+            if os.path.isfile(os.path.join(self.folder.path, STATE)):
+                # Unreadable (a disk that filled up under it) or not this plan's: said, not silently dropped.
+                progress.say(f"[INFO] '{os.path.join(self.folder.path, STATE)}' cannot be continued (unreadable, or "
+                             "not from this render); the tiled render starts over")
+            self.state = None
+            return 0, None, None
+        (unit, cost, evals), state = point, self.state
+        self.folder.resume(unit)
+        progress.resumed(unit, cost, evals)
+        progress.say(f"[INFO] continuing the stopped tiled render in '{self.folder.path}' at {state.dims[1]}x"
+                     f"{state.dims[0]} px, pass {state.pass_ + 1}, {len(state.done)} of its tiles done")
+        return state.first, state.canvas, state.dims
+
+    def finished(self) -> None:
+        """The picture is finished: nothing to continue."""
+        forget_state(self.folder.path)
+
+    def paint(self, block: Block, X: np.ndarray | None, at: tuple[int, int] | None, progress: Progress,
+              runner: Runner, keep: Keep) -> tuple[np.ndarray, bool, np.ndarray]:
+        """Refine the block's scale in tiles, from X (a picture of size at) enlarged, the init, or where a
+        stopped render of it stood; (its picture in VGG space, whether to stop, the picture)."""
+        state = self.state if self.state is not None and self.state.first == block.first else None
+        photo = self.run.photo_at(block.dims)  # read once: for the tiles, the init and luminance's colours
+        scale = self._scale(block, photo)
+        canvas = self._canvas(block, X, at, state, photo)
+        content = photo if self.run.colors == "luminance" else None  # kept only when luminance needs it
+        photo, self._last = None, None
+        try:
+            for p in range(state.pass_ if state else 0, len(scale.rounds)):
+                done = dict(state.done) if state and p == state.pass_ else {}
+                self._pass(scale, p, canvas, done, progress, runner)
+                if self._finish(scale, p, canvas, content, done, progress, keep):
+                    return canvas, True, self._last
+        except (KeyboardInterrupt, NonFiniteLossError):
+            self.folder.stopped()  # a finished pass that save_every skipped goes to disk too
+            progress.say(f"[INFO] stopped: the finished tiles are kept in '{os.path.join(self.folder.path, STATE)}'"
+                         "; run the same command again to continue from there")
+            raise
+        # No pass left (a render stopped just after its last pass): the picture is the one it left.
+        return canvas, False, self._last if self._last is not None else self.run.picture(canvas, block.dims, content)
+
+    def _scale(self, block: Block, photo: np.ndarray) -> Scale:
+        rounds = pass_rounds(block.count, self.tiling.passes)
+        grids = pass_grids(block.dims, self.tiling.size, self.tiling.overlap, len(rounds))
+        grams = self.run.style_grams(block.dims, photo)
+        return Scale(block, rounds, grids, photo.astype(np.uint8), grams, self.run.regions(block.dims))
+
+    def _canvas(self, block: Block, X: np.ndarray | None, at: tuple[int, int] | None, state: TileState | None,
+                photo: np.ndarray) -> np.ndarray:
+        """The (h, w, 3) float32 picture a tiled scale starts from."""
+        if state is not None:
+            canvas = state.canvas
+        elif X is None or at is None:  # from the init
+            canvas = self.run.start_picture(block.dims, photo)[0]
+        else:
+            canvas = enlarge(X, at, block.dims, np.float32)[0]
+        return np.ascontiguousarray(canvas, np.float32)
+
+    def _pass(self, scale: Scale, p: int, canvas: np.ndarray, done: dict[int, dict[str, float]],
+              progress: Progress, runner: Runner) -> None:
+        """Pass p over the scale's tiles (those not in done), phase after phase, each pasted as it comes."""
+        (h, w), grid, rounds, max_evals = scale.block.dims, scale.grids[p], scale.rounds[p], self.max_evals
+        size, overlap, passes = self.tiling.size, self.tiling.overlap, len(scale.rounds)
+        progress.say(f"[TILE] {w}x{h} px, pass {p + 1} of {passes}: {len(grid)} tiles of up to {size} px "
+                     f"(overlap {overlap} px), {rounds} round{'s' * (rounds > 1)} of up to {max_evals} "
                      f"evaluations each, on {runner.describe()}" + (f"; {len(done)} already done" if done else ""))
+        run = self.run
 
-        def job(tile: Tile, p: int = p) -> TileJob:
-            return TileJob(tile, settings, weights, plan.layers, canvas[tile.window].copy(),
-                           contentRGB[tile.window].astype(np.float32), grams, _cut(regions, tile), rounds[p],
-                           max_evals, runner.threads)
+        def job(tile: Tile) -> TileJob:
+            return TileJob(tile, run.network, run.objective, run.optimizer, run.styles.blend,
+                           canvas[tile.window].copy(), scale.photo[tile.window].astype(np.float32), scale.grams,
+                           _cut(scale.regions, tile), rounds, max_evals, runner.threads)
 
-        def here(job: TileJob, p: int = p, count: int = len(grid)) -> TileResult:  # here, the bar follows it
-            progress.tile_started(f"pass {p + 1}/{len(rounds)} tile {job.tile.index + 1}/{count}",
-                                  job.rounds * max_evals)
-            return paint_tile(job, model, progress.observers)
+        def here(job: TileJob) -> TileResult:  # painted in this process: the bar follows its evaluations
+            progress.tile_started(f"pass {p + 1}/{passes} tile {job.tile.index + 1}/{len(grid)}", rounds * max_evals)
+            return paint_tile(job, run.model, progress.observers)
 
-        paint = here if runner.threads is None else paint_tile
         for phase in sorted({tile.phase for tile in grid}):
             todo = (job(tile) for tile in grid if tile.phase == phase and tile.index not in done)
-            for result in runner.map(paint, todo):
-                paste(canvas, result.tile, result.image, overlap)
-                done[result.tile.index] = {"total": result.loss, **result.terms}
-                TileState(block.first, block.dims, p, done, canvas).save(folder)
-                progress.tile_ended(f"[TILE] pass {p + 1}/{len(rounds)}, tile {len(done)}/{len(grid)} "
+            for result in runner.map(here if runner.threads is None else paint_tile, todo):
+                with interrupts_held():  # a tile is pasted and stored whole, or not at all
+                    paste(canvas, result.tile, result.image, overlap)
+                    done[result.tile.index] = {"total": result.loss, **result.terms}
+                    TileState(scale.block.first, scale.block.dims, p, done, canvas).save(self.folder.path)
+                progress.tile_ended(f"[TILE] pass {p + 1}/{passes}, tile {len(done)}/{len(grid)} "
                                     f"(#{result.tile.index + 1}, {result.tile.width}x{result.tile.height} px at "
                                     f"{result.tile.left},{result.tile.top}): loss {result.loss:.4e}, "
-                                    f"{result.seconds:.1f} s", result.tile.height * result.tile.width * rounds[p],
-                                    rounds[p] * max_evals)
+                                    f"{result.seconds:.1f} s", result.tile.height * result.tile.width * rounds,
+                                    rounds * max_evals)
+
+    def _finish(self, scale: Scale, p: int, canvas: np.ndarray, content: np.ndarray | None,
+                done: Mapping[int, Mapping[str, float]], progress: Progress, keep: Keep) -> bool:
+        """Pass p is done: its picture kept as the iteration it ends, then the state moved past it (both
+        whole, before a Ctrl-C counts); whether to stop."""
+        block, i = scale.block, scale.block.first + sum(scale.rounds[: p + 1]) - 1
         # The pass's loss and terms: its tiles' summed (each tile weighed as a picture of its own).
         terms = {name: sum(tile[name] for tile in done.values()) for name in next(iter(done.values()))}
-        stop = finish(block.first + sum(rounds[: p + 1]) - 1, canvas, terms.pop("total"), terms)
-        TileState(block.first, block.dims, p + 1, {}, canvas).save(folder)
-        if stop:
-            return True
-    return False
+        loss = terms.pop("total")
+        with interrupts_held():
+            self._last = self.run.picture(canvas, block.dims, content)
+            stop = keep(i, self._last, loss, terms, progress, lambda: self.run.picture(canvas, block.dims, content,
+                                                                                       exact=True))
+            progress.say(f"[INFO] end of iteration {i + 1} (a pass over the tiles), loss: {loss:.4e} summed over "
+                         f"its tiles ({', '.join(f'{k} {v:.3e}' for k, v in terms.items())}); "
+                         f"ETA {duration(progress.eta())}")
+            TileState(block.first, block.dims, p + 1, {}, canvas).save(self.folder.path)
+        return stop
 
 
 # -- a run's work, counted in units: a whole iteration, or a pass over a tiled scale's tiles -----------
 
-def first_units(plan: Any, blocks: Sequence[Any]) -> list[int]:
+def first_units(tiling: Tiling | None, blocks: Sequence[Block]) -> list[int]:
     """The unit each block of the plan starts at."""
-    counts = [len(pass_rounds(b.count, plan.settings["tile_passes"])) if b.tiled else b.count for b in blocks]
+    counts = [len(pass_rounds(b.count, tiling.passes)) if b.tiled and tiling else b.count for b in blocks]
     return [sum(counts[:k]) for k in range(len(blocks))]
 
 
-def work_units(plan: Any, blocks: Sequence[Any], max_evals: int) -> list[tuple[float, int]]:
+def work_units(tiling: Tiling | None, blocks: Sequence[Block], max_evals: int) -> list[tuple[float, int]]:
     """(cost, evaluations) of each unit: cost in pixels x rounds, what the time of a unit goes with."""
     units: list[tuple[float, int]] = []
     for block in blocks:
-        if not block.tiled:
+        if not (block.tiled and tiling):
             units += [(block.dims[0] * block.dims[1], max_evals)] * block.count
             continue
-        rounds = pass_rounds(block.count, plan.settings["tile_passes"])
-        grids = pass_grids(block.dims, plan.settings["tile_size"], plan.overlap, len(rounds))
+        rounds = pass_rounds(block.count, tiling.passes)
+        grids = pass_grids(block.dims, tiling.size, tiling.overlap, len(rounds))
         units += [(r * sum(t.height * t.width for t in grid), r * len(grid) * max_evals)
                   for r, grid in zip(rounds, grids, strict=True)]
     return units
 
 
-def resume_point(plan: Any, blocks: Sequence[Any], state: TileState, max_evals: int) -> tuple[int, float, int] | None:
+def resume_point(tiling: Tiling, blocks: Sequence[Block], state: TileState,
+                 max_evals: int) -> tuple[int, float, int] | None:
     """Where a stopped tiled render continues: (its unit, the cost and evaluations of that unit already done);
     None when the state is of none of the plan's tiled scales."""
-    found = [(block, unit) for block, unit in zip(blocks, first_units(plan, blocks), strict=True)
+    found = [(block, unit) for block, unit in zip(blocks, first_units(tiling, blocks), strict=True)
              if block.tiled and block.first == state.first and block.dims == state.dims]
     if not found:
         return None
     (block, unit) = found[0]
-    rounds = pass_rounds(block.count, plan.settings["tile_passes"])
+    rounds = pass_rounds(block.count, tiling.passes)
     if state.pass_ >= len(rounds):  # that scale was finished: the next one starts
         return unit + len(rounds), 0.0, 0
-    grid = pass_grids(block.dims, plan.settings["tile_size"], plan.overlap, len(rounds))[state.pass_]
+    grid = pass_grids(block.dims, tiling.size, tiling.overlap, len(rounds))[state.pass_]
     done = [tile for tile in grid if tile.index in state.done]
     return (unit + state.pass_, float(rounds[state.pass_] * sum(t.height * t.width for t in done)),
             rounds[state.pass_] * len(done) * max_evals)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,11 +26,19 @@ from typing import Any
 
 import cv2
 import numpy as np
+import tensorflow as tf
 
+from .atomic import interrupts_held
 from .errors import ImageError, SettingsError
-from .images import load_rgb, scaled_size, write_rgb
+from .evaluator import optimise
+from .features import check_backend, preprocess_rgb
+from .images import image_size, load_rgb, scaled_size, write_rgb
+from .losses import TemporalTarget
 from .progress import duration
-from .settings import label, resolve_settings
+from .run_context import RunContext
+from .run_folder import RECORD, other_run, read_record, run_record, write_record
+from .run_plan import plan_run
+from .settings import label, positive_int, resolve_settings, weights_source
 
 # What input_path names when it is a clip (anything else is an image, or a folder of photos).
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".ogv")
@@ -85,8 +94,6 @@ def _frame_number(path: str) -> tuple[int, str]:
 
 def open_clip(path: str, frames: bool = False) -> Clip:
     """The clip at path, checked: readable, with frames, one frame size throughout (ImageError otherwise)."""
-    from .images import image_size
-
     if frames and os.path.isdir(path):
         files = sorted((f for f in glob.glob(os.path.join(glob.escape(path), "*")) if os.path.isfile(f)
                         and not os.path.basename(f).startswith(".")), key=_frame_number)
@@ -179,8 +186,6 @@ class VideoFolder:
 
     def claim(self, overwrite: bool, count: int) -> list[int]:
         """Refuse frames of a run with other settings (unless overwrite); return the finished frames."""
-        from .run_folder import RECORD, other_run, read_record
-
         done = [i for i in range(count) if os.path.isfile(self.frame_path(i))]
         frames = glob.glob(os.path.join(glob.escape(self.path), "frame_*.png"))
         if frames and other_run(self.path, self.record, overwrite, f"{len(frames)} frames"):
@@ -199,8 +204,6 @@ class VideoFolder:
         self._write_record()
 
     def _write_record(self) -> None:
-        from .run_folder import write_record
-
         write_record(self.path, {**self.record, "frame_losses": {str(i): v for i, v in sorted(self.losses.items())}})
 
 
@@ -222,8 +225,6 @@ def write_video(path: str, frame_files: list[str], fps: float, sound_from: str |
     With imageio-ffmpeg installed, the clip is H.264 (plays in browsers) with the source's audio
     track, if it has one; without it, OpenCV's mp4v and no sound (OpenCV writes pictures only).
     """
-    import subprocess
-
     first = cv2.imread(frame_files[0])
     partial = os.path.join(os.path.dirname(path) or ".", f".partial-{os.path.basename(path)}")
     writer = cv2.VideoWriter(partial, cv2.VideoWriter_fourcc(*"mp4v"), fps, (first.shape[1], first.shape[0]))
@@ -252,8 +253,6 @@ def write_video(path: str, frame_files: list[str], fps: float, sound_from: str |
 
 
 def _has_sound(ffmpeg: str, path: str) -> bool:
-    import subprocess
-
     probe = subprocess.run([ffmpeg, "-hide_banner", "-i", path], capture_output=True, text=True)
     return "Audio:" in probe.stderr
 
@@ -271,66 +270,28 @@ def transfer_video(settings: Mapping[str, Any], max_evals: int = 20,
     Frame 1 runs `iterations` rounds from the `init` setting; every later frame `frame_iterations`
     rounds from the previous result warped along the flow, with the temporal loss (module docstring).
     """
-    import tensorflow as tf
-
-    from .evaluator import optimise
-    from .features import build_extractor, check_backend, preprocess_rgb
-    from .losses import TemporalTarget
-    from .run_folder import run_record
-    from .run_plan import plan_run
-    from .settings import positive_int, weights_source
-    from .stage import Objective, load_stage, picture, start_image
-
     max_evals = positive_int("maxEvals (--max-evals)", max_evals)
     s = resolve_settings(settings)
     say = report or ((lambda line: None) if s["quiet"] else print)
-    if s["scales"]:
-        raise SettingsError(f"{label('scales')} is for single pictures: a video's frames after the first start from "
-                            "the previous frame, already at full size; leave scales at None")
-    if s["tile_size"]:
-        raise SettingsError(f"{label('tile_size')} is for single pictures: a video's frames are painted whole; "
-                            "leave tile_size at None (max_size sets the frames' size)")
+    for key, why in (("scales", "a video's frames after the first start from the previous frame, already at full "
+                                "size; leave scales at None"),
+                     ("tile_size", "a video's frames are painted whole; leave tile_size at None (max_size sets the "
+                                   "frames' size)")):
+        if s[key]:
+            raise SettingsError(f"{label(key)} is for single pictures: {why}")
     clip = open_clip(s["input_path"], s["frames"])
-    (w, h) = clip.size if not s["max_size"] or max(clip.size) <= s["max_size"] else scaled_size(clip.size,
-                                                                                                s["max_size"])
-    first = next(clip.frames((w, h)))
-    plan = plan_run({**s, "input_path": first})  # every other check, on the first frame, before any work
-    s = {**plan.settings, "input_path": s["input_path"]}
+    size = clip.size if not s["max_size"] or max(clip.size) <= s["max_size"] else scaled_size(clip.size,
+                                                                                              s["max_size"])
+    plan = plan_run({**s, "input_path": next(clip.frames(size))})  # every other check, on the first frame
     check_backend()
-    folder = VideoFolder(s["output_path"], {**run_record(s, max_evals, weights_source(s["weights"]), plan.seed_drawn),
+    folder = VideoFolder(s["output_path"], {**run_record({**plan.settings, "input_path": s["input_path"]}, max_evals,
+                                                         weights_source(s["weights"]), plan.seed_drawn),
                                             "frames": clip.count, "fps": clip.fps})
     done = set(folder.claim(s["overwrite"], clip.count))
-    say(f"[VIDEO] '{clip.path}': {clip.count} frames at {clip.fps:g} fps, painted at {w}x{h} px into "
+    say(f"[VIDEO] '{clip.path}': {clip.count} frames at {clip.fps:g} fps, painted at {size[0]}x{size[1]} px into "
         f"'{folder.path}'" + (f"; {len(done)} already done" if done else ""))
-    model = build_extractor(s["net"], weights_source(s["weights"]), list(plan.layers), s["pooling"], s["precision"])
-    objective = Objective.from_settings(s)
-    previous: tuple[np.ndarray, np.ndarray] | None = None  # (content frame, its painting), RGB float32
-    start = time.perf_counter()
-    for i, frame in enumerate(clip.frames((w, h))):
-        if i in done:
-            previous = (frame, load_rgb(folder.frame_path(i)))
-            continue
-        began = time.perf_counter()
-        temporal, rounds = None, s["iterations"]
-        if previous is not None:
-            backward = optical_flow(frame, previous[0], s["flow"])
-            forward = optical_flow(previous[0], frame, s["flow"])
-            warped = preprocess_rgb(warp(previous[1], backward))
-            weights = consistency(forward, backward)[None, ..., None]
-            temporal, rounds = TemporalTarget(tf.constant(warped), tf.constant(weights)), frame_iterations(s)
-        # The run's stage with this frame as content (styles, masks: as for a picture; colours matched per frame).
-        stage = load_stage(model, s, objective, (h, w), (h, w), contentRGB=frame, temporal=temporal)
-        X = (start_image(s, stage) if temporal is None else warped.astype(np.float64)).ravel()
-        best = optimise(stage, s, X, rounds, max_evals)
-        image = picture(stage, best.image, s["preserve_colors"])
-        folder.keep(i, image, best.loss)
-        previous = (frame, image.astype(np.float32))
-        # Later frames run fewer rounds than the first: the ETA counts theirs at this frame's pace per round.
-        eta = (clip.count - i - 1) * frame_iterations(s) * (time.perf_counter() - began) / rounds
-        say(f"[VIDEO] frame {i + 1}/{clip.count}: loss {best.loss:.4e}"
-            + (f", {best.terms['temporal']:.3e} of it temporal" if temporal is not None else "")
-            + f"; {time.perf_counter() - began:.1f} s; elapsed {duration(time.perf_counter() - start)}, "
-            f"ETA {duration(eta)}")
+    run = RunContext.build(plan, say)
+    paint_frames(run, clip, folder, done, max_evals, (frame_iterations(s), s["flow"]), say)
     video = os.path.join(folder.path, f"{clip.name}.mp4")
     sound = write_video(video, [folder.frame_path(i) for i in range(clip.count)], clip.fps,
                         None if clip.files else clip.path)
@@ -338,3 +299,45 @@ def transfer_video(settings: Mapping[str, Any], max_evals: int = 20,
         + ("with the clip's sound)" if sound else "no sound)" if _ffmpeg() or clip.files else
            "no sound: pip install imageio-ffmpeg to keep the clip's sound)"))
     return video
+
+
+def paint_frames(run: RunContext, clip: Clip, folder: VideoFolder, done: set[int], max_evals: int,
+                 later: tuple[int, str], say: Callable[[str], None]) -> None:
+    """Paint the clip's frames not in done, each kept (frame file, then its loss) before it is reported.
+
+    later: (rounds of every frame after the first, the optical flow to use)."""
+    (h, w), (rounds_later, flow) = run.final_dims, later
+    previous: tuple[np.ndarray, np.ndarray] | None = None  # (content frame, its painting), RGB float32
+    start = time.perf_counter()
+    for i, frame in enumerate(clip.frames((w, h))):
+        if i in done:
+            previous = (frame, load_rgb(folder.frame_path(i)))
+            continue
+        began = time.perf_counter()
+        temporal, X = (None, None) if previous is None else held_to(previous, frame, flow)
+        # The run's stage with this frame as content (styles, masks: as for a picture; colours matched per frame).
+        stage = run.stage((h, w), content=frame, temporal=temporal)
+        rounds = run.iterations if temporal is None else rounds_later
+        best = optimise(stage, run.optimizer, (run.start_image(stage) if X is None else X).ravel(), rounds,
+                        max_evals)
+        image = run.picture(best.image, (h, w), stage.contentRGB)
+        with interrupts_held():  # the frame is kept whole before a Ctrl-C counts
+            folder.keep(i, image, best.loss)
+        previous = (frame, image.astype(np.float32))
+        # Later frames run fewer rounds than the first: the ETA counts theirs at this frame's pace per round.
+        eta = (clip.count - i - 1) * rounds_later * (time.perf_counter() - began) / rounds
+        say(f"[VIDEO] frame {i + 1}/{clip.count}: loss {best.loss:.4e}"
+            + (f", {best.terms['temporal']:.3e} of it temporal" if temporal is not None else "")
+            + f"; {time.perf_counter() - began:.1f} s; elapsed {duration(time.perf_counter() - start)}, "
+            f"ETA {duration(eta)}")
+
+
+def held_to(previous: tuple[np.ndarray, np.ndarray], frame: np.ndarray,
+            flow: str) -> tuple[TemporalTarget, np.ndarray]:
+    """A frame's hold on the one before (previous: its content frame and painting): the painting warped along
+    the flow, weighed where the flow passes the consistency check; and that warped painting as its start."""
+    backward = optical_flow(frame, previous[0], flow)
+    forward = optical_flow(previous[0], frame, flow)
+    warped = preprocess_rgb(warp(previous[1], backward))
+    weights = consistency(forward, backward)[None, ..., None]
+    return TemporalTarget(tf.constant(warped), tf.constant(weights)), warped.astype(np.float64)
