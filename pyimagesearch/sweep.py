@@ -28,6 +28,8 @@ import numpy as np
 
 from pyimagesearch.nn.conv.atomic import write_atomic
 from pyimagesearch.nn.conv.errors import NeuralStyleError, SettingsError
+from pyimagesearch.nn.conv.images import write_rgb
+from pyimagesearch.nn.conv.run_folder import read_record
 from pyimagesearch.nn.conv.settings import DEFAULTS, NEUTRAL_KEYS, resolve_settings, weights_source
 from pyimagesearch.runner import Runner, limit_threads
 
@@ -144,8 +146,6 @@ def find_experiment(folder: str, ref: str, flag: str, finished: bool = False) ->
 
 def favourite(folder: str, ref: str) -> Favourite:
     """The finished experiment ref (an id or a unique prefix) of the sweep in folder, for --around."""
-    from pyimagesearch.nn.conv.run_folder import read_record
-
     name = find_experiment(folder, ref, "--around", finished=True)
     return Favourite(name, read_record(os.path.join(folder, name, "settings.json")),
                      lineage(os.path.join(folder, name))["generation"])
@@ -196,8 +196,7 @@ def run_experiment(experiment: Experiment, threads: int | None = None) -> dict[s
     """
     if threads:
         limit_threads(threads)
-    from pyimagesearch.nn.conv import NeuralStyle
-    from pyimagesearch.nn.conv.images import write_rgb
+    from pyimagesearch.nn.conv import NeuralStyle  # here: planning a sweep loads no TensorFlow
 
     start = time.perf_counter()
     os.makedirs(experiment.folder, exist_ok=True)
@@ -211,14 +210,22 @@ def run_experiment(experiment: Experiment, threads: int | None = None) -> dict[s
         try:
             with contextlib.redirect_stdout(log):
                 ns = NeuralStyle(experiment.settings)
-                image = ns.transfer(maxEvals=experiment.max_evals)
+
+                def finish(i: int, image: np.ndarray, terms: dict[str, float]) -> None:
+                    # Called as the last iteration is kept, within its hold on Ctrl-C: an experiment whose
+                    # last iteration is on disk is finished too, never painted again.
+                    if i == ns.run.iterations - 1:
+                        write_rgb(os.path.join(experiment.folder, FINAL), image)
+
+                image = ns.transfer(maxEvals=experiment.max_evals, callback=finish)
         except NeuralStyleError as e:
             print(f"error: {e}", file=log)
             return {"id": experiment.id, "error": str(e)}
         except Exception as e:  # not KeyboardInterrupt: Ctrl-C stops the whole sweep
             traceback.print_exc(file=log)
             return {"id": experiment.id, "error": f"{type(e).__name__}: {e} (traceback in its log.txt)"}
-    write_rgb(os.path.join(experiment.folder, FINAL), image)
+    if not os.path.isfile(os.path.join(experiment.folder, FINAL)):  # a tiled render resumed past its last pass
+        write_rgb(os.path.join(experiment.folder, FINAL), image)
     return {"id": experiment.id, "loss": ns.losses[-1], "seconds": time.perf_counter() - start}
 
 
