@@ -11,7 +11,7 @@ the same way. Nothing past this point reads the settings dict again; only the ru
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,9 +86,9 @@ class RunContext:
     def final_dims(self) -> tuple[int, int]:
         return self.plan.final_dims
 
-    def record(self, max_evals: int, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """What settings.json says of this run (settings: the plan's, unless given, as a video's clip path)."""
-        return run_record(settings or self.plan.settings, max_evals, self.network.weights, self.plan.seed_drawn)
+    def record(self, max_evals: int) -> dict[str, Any]:
+        """What settings.json says of this run."""
+        return run_record(self.plan.settings, max_evals, self.network.weights, self.plan.seed_drawn)
 
     # -- stages -----------------------------------------------------------------------------------
 
