@@ -302,3 +302,20 @@ def test_a_real_vgg16_run(tiny_images, tmp_path):
     assert image.shape == (48, 64, 3) and ns.losses[1] < ns.losses[0]
     assert read_record(str(tmp_path / "out" / "settings.json"))["settings"]["net"] == "VGG16"
     assert tf.reduce_all(tf.math.is_finite(ns.stage.styleGrams["block5_conv1"]))
+
+
+def test_traces_per_network_are_capped_and_a_stage_keeps_its_own(tiny_ns):
+    """A long sweep in one process makes a trace per objective; only the most recent few are kept, and a stage
+    whose trace left the cache still evaluates (it holds its function)."""
+    from pyimagesearch.nn.conv import stage as stage_module
+
+    content, style = tiny_ns.stage.contentRGB[:32, :32], tiny_ns.stage.styles[0]
+    X = noise((32, 32))
+    first = build_stage(tiny_ns.model, dataclasses.replace(tiny_ns.objective, weights=(1.0, 1.0, 1.0)), content,
+                        [style])
+    expected = Evaluator(first)(X)[0]
+    for k in range(2, 12):
+        build_stage(tiny_ns.model, dataclasses.replace(tiny_ns.objective, weights=(float(k), 1.0, 1.0)), content,
+                    [style])
+    assert len(stage_module._COMPILED[tiny_ns.model]) <= stage_module._TRACES_KEPT
+    assert Evaluator(first)(X)[0] == pytest.approx(expected, rel=1e-6)

@@ -92,7 +92,7 @@ class Painter:
             progress.say(f"[INFO] scale {block.dims[0] / self.run.final_dims[0]:.2g}: {block.dims[1]}x"
                          f"{block.dims[0]} px")
         X = (self.run.start_image(stage) if X is None else enlarge(X, at, block.dims)).ravel()
-        running: int | None = None  # the iteration whose round is under way
+        running: int | None = None  # the iteration whose round is under way (it is the `finished`-th)
         finished = block.first  # iterations finished so far
         try:
             for k, i in enumerate(block.iterations):
@@ -110,8 +110,8 @@ class Painter:
                     return X, True, image
         except (KeyboardInterrupt, NonFiniteLossError):
             best = evaluator.best.image if running is not None else None
-            self.stopped(finished if running is None else running, None if best is None else self.run.picture(
-                best, block.dims, stage.contentRGB), progress)
+            self.stopped(finished, None if best is None else self.run.picture(best, block.dims, stage.contentRGB),
+                         progress)
             raise
         return X, False, image
 
@@ -127,7 +127,8 @@ class Painter:
                 progress.iteration_ended(i, unit, loss, terms)
         stop = self.front.callback is not None and self.front.callback(i, image, {"total": loss, **terms}) is False
         if stop:
-            self.folder.stopped(exact() if deep else None)  # the picture the run ends with, whatever save_every says
+            if not last:  # the picture the run ends with, whatever save_every says (the last one is written)
+                self.folder.stopped(exact() if deep else None)
             progress.say(f"[INFO] the callback stopped the run after iteration {i + 1}")
         return stop
 

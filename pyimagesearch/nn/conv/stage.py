@@ -93,15 +93,22 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 # Per network: (objective, size, final pixels, temporal or not) -> the compiled loss and gradient. The
 # targets are its arguments, so every stage of one size (the tiles of a print, the frames of a video)
-# shares one trace instead of tracing VGG again for each.
+# shares one trace instead of tracing VGG again for each. The network lives on between runs of one
+# process (features.Network.build), so the traces per network are capped, least recently used going
+# first: a sweep's experiments, each with its own weights, would otherwise keep every trace it made.
 _COMPILED: weakref.WeakKeyDictionary[keras.Model, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+_TRACES_KEPT = 8
 
 
 def _compiled_loss(model: keras.Model, objective: Objective, dims: tuple[int, int], final_pixels: int,
                    temporal: bool) -> Any:
     key = (objective, dims, final_pixels, temporal)
     functions = _COMPILED.setdefault(model, {})
-    if key not in functions:
+    if key in functions:
+        functions[key] = functions.pop(key)  # the most recently used last
+    else:
+        while len(functions) >= _TRACES_KEPT:
+            del functions[next(iter(functions))]
         network = weakref.ref(model)  # the cache must not keep the model it is keyed by alive
 
         def loss_and_gradient(image: tf.Tensor, content_targets: Mapping[str, tf.Tensor], targets: Any,
