@@ -82,6 +82,9 @@ SETTINGS = {
     # per-layer weights of the content layer(s) and style layers (None: equal, the chapter's)
     "content_layer_weights": None,
     "style_layer_weights": None,
+    # how the picture's features are compared with the painting's: "gram" (the chapter's Gram matrices),
+    # "w2" (mean and covariance) or "sliced" (their whole distribution along random directions)
+    "style_loss": "gram",
     # "chapter" or "size_invariant" (the same weights mean the same at every size)
     "loss_normalization": "chapter",
     # coarse to fine, e.g. [0.25, 0.5, 1.0]: the iterations split over these fractions of the size

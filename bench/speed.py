@@ -10,6 +10,7 @@ state), it times one L-BFGS evaluation (loss and gradient of a float64 image, as
   ours       NeuralStyle.lossAndGrads (targets computed once, one fused call over the output);
   ours+bf16  the same with precision bfloat16, where this machine has bfloat16 units;
   ours+xla   the same function compiled by XLA (jit_compile=True), to see whether it pays;
+  ours+w2, ours+sliced  ours with style_loss w2 / sliced instead of the Gram matrices;
   pastiche   pastiche 1.6.0 (PyTorch CPU) with the same layers and size, when it is installed.
 
 The FLOP limit is VGG19's convolution work up to block5_conv1 (forward, plus the same again for
@@ -180,11 +181,13 @@ def main() -> None:
             gflop = 2 * vgg_gflop(h, w)
             limit = gflop / limit_rate
             seconds = {}
-            for name in ("ours", "ours+bf16", "ours+xla", "chapter", "pastiche"):
+            for name in ("ours", "ours+bf16", "ours+xla", "ours+w2", "ours+sliced", "chapter", "pastiche"):
                 if name in args.skip or (name == "ours+bf16" and bfloat16_problem()):
                     continue
                 evaluate = {"ours": lambda: ns.lossAndGrads, "ours+xla": lambda: xla_evaluation(ns),  # noqa: B023
                             "ours+bf16": lambda: NeuralStyle({**ns.S, "precision": "bfloat16"}).lossAndGrads,  # noqa: B023
+                            "ours+w2": lambda: NeuralStyle({**ns.S, "style_loss": "w2"}).lossAndGrads,  # noqa: B023
+                            "ours+sliced": lambda: NeuralStyle({**ns.S, "style_loss": "sliced"}).lossAndGrads,  # noqa: B023
                             "chapter": lambda: chapter_evaluation(ns),  # noqa: B023
                             "pastiche": lambda: pastiche_evaluation(paths["content"], paths["style"],  # noqa: B023
                                                                     (h, w))}[name]()  # noqa: B023

@@ -41,7 +41,7 @@ def finished(folder: str) -> list[dict[str, Any]]:
         record = read_record(record_path)
         losses = record.get("losses") or [None]
         cards.append({"id": name, "settings": record["settings"], "loss": losses[-1],
-                      **lineage(os.path.join(folder, name))})
+                      "terms": (record.get("terms") or [{}])[-1], **lineage(os.path.join(folder, name))})
     return cards
 
 
@@ -84,6 +84,8 @@ def _card_html(card: dict[str, Any]) -> str:
     s = card["settings"]
     data = " ".join(f'data-{k.replace("_", "-")}="{s[k] if k in s else card["loss"]}"' for k in SORT_KEYS)
     loss = f"{card['loss']:.4g}" if card["loss"] is not None else "?"
+    if card.get("terms"):  # the run's own terms, whichever it had (older runs recorded none)
+        loss += " (" + ", ".join(f"{html.escape(name)} {value:.3g}" for name, value in card["terms"].items()) + ")"
     cid = html.escape(card["id"])
     layers = html.escape(" + ".join(as_list(s["content_layer"])))
     origin = (f'generation {card["generation"]} · around <a href="#{html.escape(card["parent"])}">'
@@ -92,7 +94,8 @@ def _card_html(card: dict[str, Any]) -> str:
             f'<button class="star" title="star: keep this one" onclick="toggle(\'{cid}\')">☆</button>'
             f'<a href="{cid}/{FINAL}"><img src="{cid}/{FINAL}" alt="{cid}" loading="lazy"></a><figcaption>'
             f'<b>{cid}</b> · {origin}<br>content {s["content_weight"]:.4g} · style {s["style_weight"]:.4g} · '
-            f'tv {s["tv_weight"]:.4g}<br>{layers} · loss {loss} · <a href="{cid}/settings.json">settings</a>'
+            f'tv {s["tv_weight"]:.4g} · {html.escape(str(s.get("style_loss", "gram")))} style loss<br>{layers} · '
+            f'loss {loss} · <a href="{cid}/settings.json">settings</a>'
             f'</figcaption></figure>')
 
 

@@ -108,8 +108,8 @@ def test_evaluator_keeps_the_rounds_lowest_loss_and_tells_observers(tiny_ns):
 def test_evaluator_refuses_non_finite_values(tiny_ns):
     real, calls = tiny_ns.stage.evaluate, []
 
-    def poisoned(image):  # a stage whose loss turns to NaN after its first evaluation
-        total, grad, terms = real(image)
+    def poisoned(image, round=0):  # a stage whose loss turns to NaN after its first evaluation
+        total, grad, terms = real(image, round)
         calls.append(image)
         return total * (1.0 if len(calls) == 1 else float("nan")), grad, terms
 
@@ -311,11 +311,11 @@ def test_traces_per_network_are_capped_and_a_stage_keeps_its_own(tiny_ns):
 
     content, style = tiny_ns.stage.contentRGB[:32, :32], tiny_ns.stage.styles[0]
     X = noise((32, 32))
-    first = build_stage(tiny_ns.model, dataclasses.replace(tiny_ns.objective, weights=(1.0, 1.0, 1.0)), content,
+    first = build_stage(tiny_ns.model, tiny_ns.objective.with_weights(content=1.0, style=1.0, tv=1.0), content,
                         [style])
     expected = Evaluator(first)(X)[0]
     for k in range(2, 12):
-        build_stage(tiny_ns.model, dataclasses.replace(tiny_ns.objective, weights=(float(k), 1.0, 1.0)), content,
+        build_stage(tiny_ns.model, tiny_ns.objective.with_weights(content=float(k), style=1.0, tv=1.0), content,
                     [style])
     assert len(stage_module._COMPILED[tiny_ns.model]) <= stage_module._TRACES_KEPT
     assert Evaluator(first)(X)[0] == pytest.approx(expected, rel=1e-6)

@@ -5,6 +5,8 @@ import pytest
 import tensorflow as tf
 
 from pyimagesearch.nn.conv import losses
+from pyimagesearch.nn.conv.losses import StyleTarget
+from pyimagesearch.nn.conv.objective import Objective, TermInputs
 
 
 def np_gram(features: np.ndarray) -> np.ndarray:
@@ -18,6 +20,18 @@ def np_tv(x: np.ndarray) -> np.ndarray:
     a = (x[:, : h - 1, : w - 1, :] - x[:, 1:, : w - 1, :]) ** 2
     b = (x[:, : h - 1, : w - 1, :] - x[:, : h - 1, 1:, :]) ** 2
     return np.sum((a + b) ** 1.25)
+
+
+def weighted_terms(image, features, content_targets, grams, weights, content_layer_weights=None,
+                   style_layer_weights=None, normalization="chapter", style_loss="gram"):
+    """The objective's terms for one image, with the targets given (as a stage would hand them)."""
+    named = tuple(zip(("content", "style", "tv"), weights, strict=True))
+    objective = Objective(tuple(content_targets), tuple(grams), named,
+                          normalization, content_layer_weights and tuple(content_layer_weights),
+                          style_layer_weights and tuple(style_layer_weights), style_loss)
+    inputs = TermInputs(image, features, content_targets, [StyleTarget(grams)], None,
+                        int(image.shape[1] * image.shape[2]), tf.constant([0, 0], tf.int32))
+    return objective.terms(inputs)
 
 
 def test_gram_matrix(rng):
@@ -109,9 +123,8 @@ def test_weighted_terms_in_chapter_mode(rng):
     target = rng.normal(size=(4, 5, 6)).astype(np.float32)
     grams = {"s1": rng.normal(size=(6, 6)).astype(np.float32),
              "s2": rng.normal(size=(7, 7)).astype(np.float32)}
-    terms = losses.weighted_terms(tf.constant(image), {k: tf.constant(v) for k, v in feats.items()},
-                                  {"c": tf.constant(target)}, {k: tf.constant(v) for k, v in grams.items()},
-                                  (2.0, 30.0, 0.5))
+    terms = weighted_terms(tf.constant(image), {k: tf.constant(v) for k, v in feats.items()},
+                           {"c": tf.constant(target)}, {k: tf.constant(v) for k, v in grams.items()}, (2.0, 30.0, 0.5))
     scale = 1.0 / (2 * 3 * 8 * 10) ** 2
     style = np.mean([scale * np.sum((np_gram(feats[k][0].astype(np.float64)) - grams[k]) ** 2)
                      for k in ("s1", "s2")])
@@ -127,8 +140,8 @@ def test_layer_weights_weight_each_layer(rng):
     grams = {k: tf.constant(rng.normal(size=(6, 6)).astype(np.float32)) for k in ("s1", "s2")}
 
     def terms(content_layer_weights=None, style_layer_weights=None):
-        return losses.weighted_terms(image, feats, targets, grams, (1.0, 1.0, 1.0), "chapter",
-                                     content_layer_weights, style_layer_weights)
+        return weighted_terms(image, feats, targets, grams, (1.0, 1.0, 1.0), content_layer_weights,
+                              style_layer_weights)
 
     def one(layer, kind):
         if kind == "content":

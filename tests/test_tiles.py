@@ -18,7 +18,7 @@ from pyimagesearch.nn.conv.evaluator import Evaluator
 from pyimagesearch.nn.conv.features import IMAGENET_BGR_MEAN, Network, build_extractor
 from pyimagesearch.nn.conv.images import load_rgb
 from pyimagesearch.nn.conv.optimizers import OptimizerChoice
-from pyimagesearch.nn.conv.regions import gram_densities
+from pyimagesearch.nn.conv.regions import gram_densities, style_statistics
 from pyimagesearch.nn.conv.settings import DEFAULTS, weights_source
 from pyimagesearch.nn.conv.stage import Objective, build_stage
 from pyimagesearch.nn.conv.tiles import (
@@ -161,11 +161,13 @@ def test_stages_of_one_size_share_a_trace_but_not_their_targets(model, tiny_imag
     assert Evaluator(a)(X)[0] == before
 
 
-def test_a_tile_lowers_its_loss(model, tiny_images):
-    s = {**DEFAULTS, **tiny_images, "seed": 0}
+@pytest.mark.parametrize("style_loss", ["gram", "w2", "sliced"])
+def test_a_tile_lowers_its_loss(model, tiny_images, style_loss):
+    s = {**DEFAULTS, **tiny_images, "seed": 0, "style_loss": style_loss}
     photo = load_rgb(tiny_images["input_path"])
-    taken = gram_densities(model, load_rgb(tiny_images["style_path"], size=(64, 48)), s["style_layers"])
-    grams = ({layer: (np.asarray(gram), mass) for layer, (gram, mass) in taken.items()},)
+    taken = style_statistics(model, load_rgb(tiny_images["style_path"], size=(64, 48)), s["style_layers"],
+                             kind=style_loss)
+    grams = ({layer: (tuple(np.asarray(p) for p in parts), mass) for layer, (parts, mass) in taken.items()},)
     tile = tile_grid((48, 64), 40, 8)[0]
     start = np.random.default_rng(0).uniform(-100, 100, (tile.height, tile.width, 3)).astype(np.float32)
     seen = []

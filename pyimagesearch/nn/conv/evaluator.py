@@ -38,14 +38,17 @@ class Evaluator:
         self.observers = observers
         self.lastTerms: dict[str, float] = {}
         self.best = Best(np.inf, None, {})
+        self.round = 0  # seeds what the loss draws at random (fixed through a round)
 
-    def start_round(self) -> None:
-        """Forget the round's best image: what follows is a new round."""
+    def start_round(self, round: int | None = None) -> None:
+        """Forget the round's best image: what follows is a new round (round: its number in the run; default:
+        the one after the last)."""
         self.best = Best(np.inf, None, {})
+        self.round = self.round + 1 if round is None else round
 
     def __call__(self, X: np.ndarray) -> tuple[float, np.ndarray]:
         image = tf.constant(np.reshape(X, (1, *self.stage.dims, 3)), dtype=tf.float32)
-        total, grad, terms = self.stage.evaluate(image)
+        total, grad, terms = self.stage.evaluate(image, self.round)
         loss, grad = float(total), grad.numpy().astype(np.float64).ravel()
         if not (np.isfinite(loss) and np.isfinite(grad).all()):
             # L-BFGS would quietly hand back its start point; stop and say so instead.
@@ -61,13 +64,13 @@ class Evaluator:
 
 
 def optimise(stage: Stage, optimizer: OptimizerChoice, X: np.ndarray, rounds: int, max_evals: int,
-             observers: Sequence[Observer] = ()) -> Best:
-    """`rounds` rounds of the optimiser on one stage from X, each from the last
+             observers: Sequence[Observer] = (), first_round: int = 0) -> Best:
+    """`rounds` rounds of the optimiser on one stage from X (numbered from first_round), each from the last
     one's best image; the last round's best (its loss, image and terms). A video frame and a tile
     of a print are optimised so; NeuralStyle's loop writes a picture after each round instead."""
     evaluator, rounds_of = Evaluator(stage, observers), optimizer.make()
-    for _ in range(rounds):
-        evaluator.start_round()
+    for k in range(rounds):
+        evaluator.start_round(first_round + k)
         rounds_of.round(evaluator, X, max_evals)
         X = evaluator.best.image
     return evaluator.best

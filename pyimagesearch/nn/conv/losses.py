@@ -11,8 +11,9 @@ chapter's weights stay a good default.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import tensorflow as tf
 
@@ -134,16 +135,22 @@ def gram_relative_loss(target_gram: tf.Tensor, output: tf.Tensor, mask: tf.Tenso
 
 @dataclass(frozen=True)
 class StyleTarget:
-    """What one region of the picture must match: a Gram matrix per style layer, over its own pixels.
+    """What one region of the picture must match: per style layer, the style loss's target over its own pixels
+    (style_losses.py; the chapter's: a Gram matrix).
 
     masks: per style layer, a (h_l, w_l) map of weights in [0, 1] saying where the region is at that
     layer's resolution; None: the whole picture (the chapter's one region). share: the region's
-    fraction of the picture, which weighs the size_invariant term (a relative error per region).
+    fraction of the picture, which weighs its term where the term is a relative error.
     """
 
-    grams: Mapping[str, tf.Tensor]
+    stats: Mapping[str, Any]
     masks: Mapping[str, tf.Tensor] | None = None
     share: float = 1.0
+
+    @property
+    def grams(self) -> Mapping[str, Any]:
+        """The chapter's name for the targets (Gram matrices when style_loss is 'gram')."""
+        return self.stats
 
 
 @dataclass(frozen=True)
@@ -167,61 +174,3 @@ def temporal_loss(image: tf.Tensor, target: TemporalTarget, normalization: str =
     if normalization == "size_invariant":
         return tf.reduce_mean(squared) * (3 * reference)
     return tf.reduce_sum(squared)
-
-
-def _mix(terms: list[tf.Tensor], layer_weights: list[float] | None) -> tf.Tensor:
-    # Equal weights are the chapter's mean over layers.
-    if layer_weights is None:
-        return tf.add_n(terms) / len(terms)
-    return tf.add_n([w * t for w, t in zip(layer_weights, terms, strict=True)])
-
-
-def weighted_terms(
-    image: tf.Tensor,
-    features: Mapping[str, tf.Tensor],
-    content_targets: Mapping[str, tf.Tensor],
-    style_grams: Mapping[str, tf.Tensor] | Sequence[StyleTarget],
-    weights: tuple[float, float, float],
-    normalization: str = "chapter",
-    content_layer_weights: list[float] | None = None,
-    style_layer_weights: list[float] | None = None,
-    final_pixels: int | None = None,
-) -> dict[str, tf.Tensor]:
-    """The weighted content, style and TV terms for one generated image (batch of one).
-
-    Content and style are weighted sums over their layers (weights in dict order, summing to 1;
-    None: equal, which for style is the chapter's 1/L per layer). style_grams: {layer: Gram matrix}
-    for the whole picture, or one StyleTarget per region; a layer's style term sums over regions.
-    final_pixels: the pixel count of the finished image when this is a coarser scale of a
-    multi-scale run; the chapter's loss is then taken as it would be at that size, so every scale
-    optimises the one objective.
-    """
-    content_weight, style_weight, tv_weight = weights
-    height, width = image.shape[1], image.shape[2]
-
-    def one(batch: tf.Tensor) -> tf.Tensor:
-        # The batch's one feature map, by squeezing: the gradient of [0] (StridedSliceGrad) copies
-        # every feature map into zeros (12-23 ms of op time at 256x256, mostly hidden behind the
-        # convolutions; its copies raised peak memory by about 4 % at 1024x768).
-        return tf.squeeze(batch, 0)
-
-    reference = REFERENCE_PIXELS if normalization == "size_invariant" else final_pixels
-    if reference is None or (normalization == "chapter" and reference == height * width):
-        content = [feature_recon_loss(target, one(features[layer])) for layer, target in content_targets.items()]
-        tv = tv_loss(image)
-    else:
-        content = [content_mean_loss(target, one(features[layer]), height * width, reference)
-                   for layer, target in content_targets.items()]
-        tv = tv_loss_per_length(image, reference)
-    regions = [StyleTarget(style_grams)] if isinstance(style_grams, Mapping) else list(style_grams)
-
-    def region_loss(region: StyleTarget, layer: str) -> tf.Tensor:
-        mask = None if region.masks is None else region.masks[layer]
-        if normalization == "size_invariant":  # relative errors: each region counts by its share
-            return region.share * gram_relative_loss(region.grams[layer], one(features[layer]), mask)
-        # the chapter's needs no final-size rescaling: Gatys et al.'s 1 / (4 N^2 M^2) up to a constant
-        return gram_loss(region.grams[layer], one(features[layer]), height, width, mask)
-
-    style = [tf.add_n([region_loss(region, layer) for region in regions]) for layer in regions[0].grams]
-    return {"content": content_weight * _mix(content, content_layer_weights),
-            "style": style_weight * _mix(style, style_layer_weights), "tv": tv_weight * tv}

@@ -98,7 +98,7 @@ class Painter:
             for k, i in enumerate(block.iterations):
                 running = i
                 progress.iteration_started(i, unit + k)
-                evaluator.start_round()
+                evaluator.start_round(i)
                 optimizer.round(evaluator, X, self.max_evals)
                 with interrupts_held():  # the round is over: its picture is kept whole before a Ctrl-C counts
                     (loss, X, terms) = evaluator.best
@@ -122,7 +122,7 @@ class Painter:
         last = i == self.run.iterations - 1
         deep = self.run.plan.deep  # a 16-bit photo: the finished picture is a 16-bit PNG
         with interrupts_held():
-            self.folder.keep(i, image, loss, last=last, exact=exact() if last and deep else None)
+            self.folder.keep(i, image, loss, last=last, exact=exact() if last and deep else None, terms=terms)
             if unit is not None:
                 progress.iteration_ended(i, unit, loss, terms)
         stop = self.front.callback is not None and self.front.callback(i, image, {"total": loss, **terms}) is False

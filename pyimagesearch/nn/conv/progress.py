@@ -103,7 +103,7 @@ class Progress:
         self.bar.update(self._end - self.bar.n)  # L-BFGS may also stop short of it
         self._done = sum(self.costs[: unit + 1])
         self.say(f"[INFO] end of iteration {i + 1}, loss: {loss:.4e} "
-                 f"(content {terms['content']:.3e}, style {terms['style']:.3e}, tv {terms['tv']:.3e}; "
+                 f"({', '.join(f'{name} {value:.3e}' for name, value in terms.items())}; "
                  f"{time.perf_counter() - self._round_started:.1f} s; ETA {duration(self.eta())})")
 
     def tile_started(self, description: str, evals: int) -> None:

@@ -24,11 +24,14 @@ from PIL import Image, ImageColor
 from .errors import ImageError, SettingsError
 from .features import preprocess_rgb
 from .images import ImageSource, describe, load_rgb
-from .losses import StyleTarget, masked_gram
+from .losses import StyleTarget
 from .settings import as_list, label
+from .style_losses import STYLE_LOSSES, add_parts
 
 # A label image's pixel belongs to a colour when within this RGB distance of it (JPEG noise, soft edges).
 COLOR_TOLERANCE = 40.0
+# Per style layer: (what a style loss measures of a painting, the pixel mass it was taken over).
+StyleStatistics = Mapping[str, tuple[tuple[Any, ...], float]]
 
 
 @dataclass(frozen=True)
@@ -148,16 +151,18 @@ def _core(core: tuple[int, int], window: tuple[int, int], cells: int) -> slice:
     return slice((core[0] - window[0]) // stride, end)
 
 
-def gram_densities(model: keras.Model, rgb: np.ndarray, layers: Sequence[str], mask: np.ndarray | None = None,
-                   window: int | None = None, margin: int = 96) -> dict[str, tuple[tf.Tensor, float]]:
-    """Per layer: (Gram matrix of an image's features, over its mask if given; the pixel mass it sums over).
+def style_statistics(model: keras.Model, rgb: np.ndarray, layers: Sequence[str], mask: np.ndarray | None = None,
+                     window: int | None = None, margin: int = 96, kind: str = "gram") -> StyleStatistics:
+    """Per layer: (what the style loss `kind` measures of an image's features, over its mask if given; the
+    pixel mass it was taken over). See style_losses.py.
 
     window: a painting larger than this many px a side (print-size pictures) is taken in windows of
-    about window px plus a margin whose features are cut away, so memory stays that of a window; a
-    Gram matrix is a sum over pixels, so the cores' sums add up to the whole image's.
+    about window px plus a margin whose features are cut away, so memory stays that of a window; the
+    measures are sums over pixels (or samples of them), so the cores' add up to the whole image's.
     """
+    loss = STYLE_LOSSES[kind]
     (h, w) = rgb.shape[:2]
-    sums: dict[str, tf.Tensor] = {}
+    parts: dict[str, Any] = dict.fromkeys(layers)
     mass: dict[str, float] = dict.fromkeys(layers, 0.0)
     for y0, y1, wy0, wy1 in _windows(h, window or max(h, w), margin):
         for x0, x1, wx0, wx1 in _windows(w, window or max(h, w), margin):
@@ -167,33 +172,36 @@ def gram_densities(model: keras.Model, rgb: np.ndarray, layers: Sequence[str], m
                 ry, rx = _core((y0, y1), (wy0, wy1), fh), _core((x0, x1), (wx0, wx1), fw)
                 core = features[layer][0, ry, rx]
                 m = None if mask is None else _at_layer(mask[wy0:wy1, wx0:wx1], (fh, fw))[ry, rx]
-                gram = masked_gram(core, m)
-                sums[layer] = gram if layer not in sums else sums[layer] + gram
+                parts[layer] = add_parts(kind, parts[layer], loss.measure(core, m))
                 mass[layer] += float(core.shape[0] * core.shape[1]) if m is None else float(tf.reduce_sum(m))
-    return {layer: (sums[layer], mass[layer]) for layer in layers}
+    return {layer: (parts[layer], mass[layer]) for layer in layers}
 
 
-def region_targets(styles: Sequence[Mapping[str, tuple[tf.Tensor, float]]], blend: Sequence[float] | None,
-                   layers: Sequence[str], layer_shapes: Mapping[str, Sequence[int]],
-                   regions: Sequence[Region] | None = None) -> list[StyleTarget]:
-    """What each region of a picture whose layers have layer_shapes (h_l, w_l) must match: per layer, its
-    styles' Gram matrices (gram_densities) rescaled to the region's pixel mass there, blended within it."""
+def gram_densities(model: keras.Model, rgb: np.ndarray, layers: Sequence[str], mask: np.ndarray | None = None,
+                   window: int | None = None, margin: int = 96) -> dict[str, tuple[tf.Tensor, float]]:
+    """Per layer: (Gram matrix of an image's features, over its mask if given; the pixel mass it sums over)."""
+    taken = style_statistics(model, rgb, layers, mask, window, margin)
+    return {layer: (parts[0], mass) for layer, (parts, mass) in taken.items()}
+
+
+def region_targets(styles: Sequence[StyleStatistics], blend: Sequence[float] | None, layers: Sequence[str],
+                   layer_shapes: Mapping[str, Sequence[int]], regions: Sequence[Region] | None = None,
+                   kind: str = "gram") -> list[StyleTarget]:
+    """What each region of a picture whose layers have layer_shapes (h_l, w_l) must match: per layer, the
+    style loss `kind`'s target made of its styles' statistics (style_statistics), blended within it."""
+    loss = STYLE_LOSSES[kind]
     regions = regions or [Region(tuple(range(len(styles))))]
     blend = blend or [1.0 / len(styles)] * len(styles)
     targets = []
     for region in regions:
         masks = {layer: _at_layer(region.mask, layer_shapes[layer]) for layer in layers}
-        weights = [blend[i] for i in region.styles]
-        grams: dict[str, tf.Tensor] = {}
-        for i, share in zip(region.styles, weights, strict=True):
-            for layer in layers:
-                (style_gram, mass) = styles[i][layer]
-                # A Gram matrix sums over pixels: the style's is brought to the region's pixel mass.
-                out = float(np.prod(layer_shapes[layer])) if masks[layer] is None else float(
-                    tf.reduce_sum(masks[layer]))
-                gram = share / sum(weights) * (out / max(mass, 1e-6)) * style_gram
-                grams[layer] = gram if layer not in grams else grams[layer] + gram
+        weights = [blend[i] / sum(blend[j] for j in region.styles) for i in region.styles]
+        stats: dict[str, Any] = {}
+        for layer in layers:
+            out = float(np.prod(layer_shapes[layer])) if masks[layer] is None else float(tf.reduce_sum(masks[layer]))
+            stats[layer] = loss.target([styles[i][layer][0] for i in region.styles],
+                                       [styles[i][layer][1] for i in region.styles], weights, out)
         share = 1.0 if region.mask is None else float(region.mask.mean())
-        targets.append(StyleTarget(MappingProxyType(grams), None if region.mask is None else MappingProxyType(masks),
+        targets.append(StyleTarget(MappingProxyType(stats), None if region.mask is None else MappingProxyType(masks),
                                    share))
     return targets

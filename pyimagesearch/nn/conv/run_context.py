@@ -24,7 +24,7 @@ from .features import Network, preprocess_rgb
 from .images import ImageSource, load_rgb
 from .optimizers import OptimizerChoice
 from .progress import say
-from .regions import ContentMasks, Region, gram_densities
+from .regions import ContentMasks, Region, style_statistics
 from .run_folder import run_record
 from .run_plan import RunPlan
 from .settings import weights_source
@@ -32,7 +32,8 @@ from .stage import Objective, Stage, build_stage, rgb_picture
 from .styles import Styles
 
 # (style layer -> (Gram matrix as NumPy, the pixel mass it sums over)), per style image
-StyleGrams = tuple[dict[str, tuple[np.ndarray, float]], ...]
+# Per style image, per style layer: (what the style loss measures, as NumPy, the pixel mass it was taken over).
+StyleStats = tuple[dict[str, tuple[tuple[np.ndarray, ...], float]], ...]
 
 
 @dataclass(frozen=True)
@@ -115,16 +116,19 @@ class RunContext:
             self._stages[dims] = stage
         return stage
 
-    def style_grams(self, dims: tuple[int, int], contentRGB: np.ndarray) -> StyleGrams:
-        """Per style image: its Gram matrices at the size that matches a whole picture of dims, taken in
-        windows of about a tile (so a print-size painting fits in memory), as NumPy (they travel to workers)."""
+    def style_stats(self, dims: tuple[int, int], contentRGB: np.ndarray) -> StyleStats:
+        """Per style image: its style statistics (style_loss's; the chapter's: Gram matrices) at the size that
+        matches a whole picture of dims, taken in windows of about a tile (so a print-size painting fits in
+        memory), as NumPy (they travel to workers)."""
         window = self.tiling.size if self.tiling else None
         styles, style_masks = self.styles.images(dims, contentRGB)
-        grams = []
+        stats = []
         for rgb, mask in zip(styles, style_masks, strict=True):
-            taken = gram_densities(self.model, rgb, self.objective.style_layers, mask, window=window)
-            grams.append({layer: (np.asarray(gram), mass) for layer, (gram, mass) in taken.items()})
-        return tuple(grams)
+            taken = style_statistics(self.model, rgb, self.objective.style_layers, mask, window=window,
+                                     kind=self.objective.style_loss)
+            stats.append({layer: (tuple(np.asarray(p) for p in parts), mass) for layer, (parts, mass) in
+                          taken.items()})
+        return tuple(stats)
 
     # -- the images at either end ------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -48,8 +49,9 @@ def _json_ready(value: Any) -> Any:
 
 
 def run_record(settings: Any, maxEvals: int, weights: str, seed_drawn: bool = False) -> dict[str, Any]:
-    """Everything needed to make the same images again, as JSON-ready values; "losses" fills in
-    as the iterations finish. seed_drawn: the seed was drawn for this run (the setting was None)."""
+    """Everything needed to make the same images again, as JSON-ready values; "losses" (and "terms", each
+    iteration's weighted loss terms by name) fill in as the iterations finish. seed_drawn: the seed was drawn
+    for this run (the setting was None)."""
     import keras
     import tensorflow as tf
 
@@ -57,7 +59,7 @@ def run_record(settings: Any, maxEvals: int, weights: str, seed_drawn: bool = Fa
     return {"settings": {**values, "weights": weights}, "max_evals": maxEvals, "seed_drawn": seed_drawn,
             "files": input_files(settings),
             "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
-                         "keras": keras.__version__}, "losses": []}
+                         "keras": keras.__version__}, "losses": [], "terms": []}
 
 
 def input_files(settings: Any) -> dict[str, str]:
@@ -136,6 +138,9 @@ class RunFolder:
         self._unsaved: tuple[int, np.ndarray] | None = None  # a finished iteration that save_every skipped
         self._kept: tuple[int, np.ndarray] | None = None  # the last finished iteration
         self._earlier: list[float] = []  # the losses of the same run stopped earlier in this folder
+        # Each finished iteration's weighted loss terms, by name (whichever terms the run has).
+        self.terms: list[dict[str, float]] = []
+        self._earlier_terms: list[dict[str, float]] = []
 
     def image_path(self, i: int, partial: bool = False) -> str:
         return os.path.join(self.path, f"iter_{i}{'_partial' if partial else ''}.png")
@@ -154,21 +159,27 @@ class RunFolder:
             for file in files:
                 os.remove(file)
         elif files:
-            self._earlier = list(read_record(os.path.join(self.path, RECORD)).get("losses") or [])
+            earlier = read_record(os.path.join(self.path, RECORD))
+            self._earlier = list(earlier.get("losses") or [])
+            self._earlier_terms = list(earlier.get("terms") or [])
         self._write_record()
 
     def resume(self, kept: int) -> None:
         """Continue a stopped run of the same settings: its first `kept` losses (iterations or tiled passes)
         stand, as their images do."""
         self.losses[:] = self._earlier[:kept]
+        self.terms[:] = self._earlier_terms[:kept]
         self._write_record()
 
-    def keep(self, i: int, image: np.ndarray, loss: float, last: bool = False, exact: np.ndarray | None = None) -> None:
-        """Iteration i finished with this RGB image: record its loss, write it if it is due (or last).
+    def keep(self, i: int, image: np.ndarray, loss: float, last: bool = False, exact: np.ndarray | None = None,
+             terms: Mapping[str, float] | None = None) -> None:
+        """Iteration i finished with this RGB image: record its loss (and its terms), write it if it is due (or
+        last).
 
         exact: the same picture as float RGB in [0, 255], given for the last one when the photo was 16-bit:
         it is then written as a 16-bit PNG."""
         self.losses.append(float(loss))
+        self.terms.append({name: float(value) for name, value in (terms or {}).items()})
         self._unsaved = self._kept = (i, image)
         if last or (i + 1) % self.save_every == 0:
             if exact is not None and last:
@@ -198,4 +209,4 @@ class RunFolder:
         return path
 
     def _write_record(self) -> None:
-        write_record(self.path, {**self.record, "losses": self.losses})
+        write_record(self.path, {**self.record, "losses": self.losses, "terms": self.terms})

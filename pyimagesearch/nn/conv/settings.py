@@ -24,7 +24,8 @@ from .optimizers import OPTIMIZERS
 
 WEIGHTS_ENV = "NEURALSTYLE_WEIGHTS"
 NETS = ("VGG19", "VGG16")
-NORMALIZATIONS = ("chapter", "size_invariant")  # the modes losses.weighted_terms knows
+NORMALIZATIONS = ("chapter", "size_invariant")  # the modes objective.py's terms know
+STYLE_LOSSES = ("gram", "w2", "sliced")  # style_losses.STYLE_LOSSES, named here without loading TensorFlow
 POOLINGS = ("max", "avg")
 PRECISIONS = ("float32", "bfloat16")
 INITS = ("noise", "content", "style")  # or an image
@@ -256,6 +257,10 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("content_weight", 1.0, "weight of the content loss", _number, type=float),
     Setting("style_weight", 100.0, "weight of the style loss (mean over style layers)", _number, type=float),
     Setting("tv_weight", 10.0, "weight of the total-variation (smoothness) loss", _number, type=float),
+    Setting("style_loss", "gram", "how the picture's features are compared with the painting's: 'gram' (the "
+            "chapter's Gram matrices), 'w2' (their mean and covariance, Wasserstein-2 between Gaussians) or "
+            "'sliced' (their whole distribution along random directions, sliced Wasserstein)", _choice,
+            choices=STYLE_LOSSES),
     Setting("loss_normalization", "chapter", "'chapter' (its formulas) or 'size_invariant' (content, style and TV "
             "measured so that the same weights keep the same balance at every size)", _choice,
             choices=NORMALIZATIONS),

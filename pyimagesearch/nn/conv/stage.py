@@ -2,9 +2,10 @@
 
 A stage is one size of a run (a coarse scale, the final size), one tile of a print or one video
 frame: the content photo at that size (RGB and in VGG space), the style images as used, the
-content activations and style Gram matrices to match, and the function that returns the loss and
-its gradient for an image of that size. Stages of one size share one compiled graph, which takes
-each stage's own tensors as arguments, so stages never share or swap state.
+content activations and style statistics (the chapter's: Gram matrices) to match, and the
+function that returns the loss and its gradient for an image of that size. Stages of one size
+share one compiled graph, which takes each stage's own tensors as arguments, so stages never
+share or swap state.
 """
 
 from __future__ import annotations
@@ -23,46 +24,13 @@ from . import losses
 from .colors import luminance_transfer
 from .features import IMAGENET_BGR_MEAN, deprocess_bgr, preprocess_rgb
 from .losses import StyleTarget
-from .regions import Region, gram_densities, region_targets
-from .settings import as_list
+from .objective import Objective, TermInputs
+from .regions import Region, StyleStatistics, region_targets, style_statistics
 
-# image (1, h, w, 3) float32 -> (total loss, its gradient, {"content", "style", "tv": weighted terms})
-LossFunction = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]]
+__all__ = ["Objective", "Stage", "build_stage", "enlarge", "rgb_picture"]
 
-
-@dataclass(frozen=True)
-class Objective:
-    """What the loss weighs: the layers and their weights, the three terms' weights, the normalisation."""
-
-    content_layers: tuple[str, ...]
-    style_layers: tuple[str, ...]
-    weights: tuple[float, float, float]  # content, style, TV
-    normalization: str = "chapter"
-    content_layer_weights: tuple[float, ...] | None = None
-    style_layer_weights: tuple[float, ...] | None = None
-    temporal_weight: float = 0.0  # video frames only (a stage with a TemporalTarget)
-
-    @classmethod
-    def from_settings(cls, s: Mapping[str, Any]) -> Objective:
-        def optional(values: Any) -> tuple[float, ...] | None:
-            return None if values is None else tuple(values)
-
-        return cls(tuple(as_list(s["content_layer"])), tuple(s["style_layers"]),
-                   (s["content_weight"], s["style_weight"], s["tv_weight"]), s["loss_normalization"],
-                   optional(s["content_layer_weights"]), optional(s["style_layer_weights"]), s["temporal_weight"])
-
-    def terms(self, image: tf.Tensor, features: Mapping[str, tf.Tensor], content_targets: Mapping[str, tf.Tensor],
-              style_targets: Sequence[StyleTarget], final_pixels: int) -> dict[str, tf.Tensor]:
-        return losses.weighted_terms(image, features, content_targets, style_targets, self.weights,
-                                     self.normalization, _listed(self.content_layer_weights),
-                                     _listed(self.style_layer_weights), final_pixels=final_pixels)
-
-    def temporal_term(self, image: tf.Tensor, target: losses.TemporalTarget) -> tf.Tensor:
-        return self.temporal_weight * losses.temporal_loss(image, target, self.normalization)
-
-
-def _listed(values: tuple[float, ...] | None) -> list[float] | None:
-    return None if values is None else list(values)
+# (image (1, h, w, 3) float32, the round's number) -> (total loss, its gradient, {term name: weighted term})
+LossFunction = Callable[[tf.Tensor, int], tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]]
 
 
 @dataclass(frozen=True)
@@ -74,7 +42,7 @@ class Stage:
     content: np.ndarray  # the same as a (1, h, w, 3) VGG batch
     styles: tuple[np.ndarray, ...]  # the style images as used, RGB, each at its own size
     contentTargets: Mapping[str, tf.Tensor]  # content layer -> activations to match
-    styleTargets: tuple[StyleTarget, ...]  # per region: style layer -> Gram matrix to match (regions.py)
+    styleTargets: tuple[StyleTarget, ...]  # per region: style layer -> what to match (regions.py)
     final_pixels: int  # pixels of the finished picture: a coarser stage's loss is taken as at that size
     evaluate: LossFunction
     temporal: losses.TemporalTarget | None = None  # a video frame's hold on the frame before (video.py)
@@ -112,15 +80,14 @@ def _compiled_loss(model: keras.Model, objective: Objective, dims: tuple[int, in
         network = weakref.ref(model)  # the cache must not keep the model it is keyed by alive
 
         def loss_and_gradient(image: tf.Tensor, content_targets: Mapping[str, tf.Tensor], targets: Any,
-                              previous: Any) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
-            regions = [StyleTarget(grams, masks, share) for grams, masks, share in targets]
+                              previous: Any, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+            regions = [StyleTarget(stats, masks, share) for stats, masks, share in targets]
+            temporal = None if previous is None else losses.TemporalTarget(*previous)
             with tf.GradientTape() as tape:
                 tape.watch(image)
-                terms = objective.terms(image, network()(image), content_targets, regions, final_pixels)
-                total = terms["content"] + terms["style"] + terms["tv"]
-                if previous is not None:
-                    terms["temporal"] = objective.temporal_term(image, losses.TemporalTarget(*previous))
-                    total += terms["temporal"]
+                terms = objective.terms(TermInputs(image, network()(image), content_targets, regions, temporal,
+                                                   final_pixels, seed))
+                total = tf.add_n(list(terms.values()))
             return total, tape.gradient(total, image), terms
 
         functions[key] = tf.function(loss_and_gradient)
@@ -132,13 +99,13 @@ def build_stage(model: keras.Model, objective: Objective, contentRGB: np.ndarray
                 regions: Sequence[Region] | None = None,
                 style_masks: Sequence[np.ndarray | None] | None = None,
                 temporal: losses.TemporalTarget | None = None,
-                style_grams: Sequence[Mapping[str, tuple[tf.Tensor, float]]] | None = None) -> Stage:
+                style_stats: Sequence[StyleStatistics] | None = None) -> Stage:
     """The stage that paints contentRGB in the styles: targets computed once, the loss compiled.
 
     regions: which styles go where (masks at contentRGB's size; default: all of them everywhere);
     style_masks: which part of each style image gives its style (at that image's size);
     temporal: a video frame's previous frame to keep where the flow is trusted (adds a "temporal" term);
-    style_grams: each style's Gram matrices already taken (regions.gram_densities), instead of from
+    style_stats: each style's statistics already taken (regions.style_statistics), instead of from
     styles: a tile of a print takes them from the painting at the size of the whole picture.
     """
     dims = (int(contentRGB.shape[0]), int(contentRGB.shape[1]))
@@ -146,19 +113,22 @@ def build_stage(model: keras.Model, objective: Objective, contentRGB: np.ndarray
     content = preprocess_rgb(contentRGB)
     features = model(content)  # the targets never change during a run: computed once per stage
     content_targets = MappingProxyType({layer: features[layer][0] for layer in objective.content_layers})
-    if style_grams is None:
-        style_grams = [gram_densities(model, rgb, objective.style_layers, mask)
+    if style_stats is None:
+        style_stats = [style_statistics(model, rgb, objective.style_layers, mask, kind=objective.style_loss)
                        for rgb, mask in zip(styles, style_masks or [None] * len(styles), strict=True)]
     shapes = {layer: features[layer].shape[1:3] for layer in objective.style_layers}
-    targets = tuple(region_targets(style_grams, blend, objective.style_layers, shapes, regions))
+    targets = tuple(region_targets(style_stats, blend, objective.style_layers, shapes, regions,
+                                   objective.style_loss))
     compiled = _compiled_loss(model, objective, dims, final_pixels, temporal is not None)
     # As tensors: a Python number would be part of the trace's key, and every region share a new trace.
-    packed = tuple((dict(t.grams), None if t.masks is None else dict(t.masks), tf.constant(t.share, tf.float32))
+    packed = tuple((dict(t.stats), None if t.masks is None else dict(t.masks), tf.constant(t.share, tf.float32))
                    for t in targets)
     previous = None if temporal is None else (temporal.image, temporal.weights)
 
-    def evaluate(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
-        return compiled(image, dict(content_targets), packed, previous)
+    def evaluate(image: tf.Tensor, round: int = 0) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+        # The round's number seeds what a term draws at random (sliced's directions): fixed within a round,
+        # as L-BFGS needs, new in the next. A tensor: a new round is no new trace.
+        return compiled(image, dict(content_targets), packed, previous, tf.constant([round, 0], tf.int32))
 
     return Stage(dims, _frozen(contentRGB), _frozen(content), tuple(_frozen(s) for s in styles), content_targets,
                  targets, final_pixels, evaluate, temporal)

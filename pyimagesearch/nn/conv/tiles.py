@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 from pyimagesearch.runner import Runner, limit_threads
 
@@ -41,7 +40,7 @@ from .features import Network
 from .optimizers import OptimizerChoice
 from .progress import Progress, duration
 from .regions import Region
-from .run_context import RunContext, StyleGrams, Tiling
+from .run_context import RunContext, StyleStats, Tiling
 from .run_folder import WORKING as STATE
 from .run_folder import RunFolder
 from .run_plan import Block
@@ -162,11 +161,12 @@ class TileJob:
     blend: tuple[float, ...] | None  # the styles' shares (style_blend_weights)
     start: np.ndarray  # (h, w, 3) float32, the picture's window in VGG space
     content: np.ndarray  # (h, w, 3) float32 RGB, the photo's window at this scale
-    style_grams: StyleGrams  # per style image: the whole picture's (RunContext.style_grams)
+    style_stats: StyleStats  # per style image: the whole picture's (RunContext.style_stats)
     regions: tuple[Region, ...] | None  # masks cut to the tile; None: every style everywhere
     rounds: int
     max_evals: int
     threads: int | None = None  # cap TensorFlow's threads (one of several workers on a machine)
+    first_round: int = 0  # the run's number of the tile's first round (seeds a sliced style loss's directions)
 
 
 @dataclass(frozen=True)
@@ -187,9 +187,10 @@ def paint_tile(job: TileJob, model: Any = None, observers: Sequence[Observer] = 
         limit_threads(job.threads)
     began = time.perf_counter()
     model = model if model is not None else job.network.build()
-    grams = [{layer: (tf.constant(gram), mass) for layer, (gram, mass) in style.items()} for style in job.style_grams]
-    stage = build_stage(model, job.objective, job.content, (), job.blend, regions=job.regions, style_grams=grams)
-    best = optimise(stage, job.optimizer, job.start.astype(np.float64).ravel(), job.rounds, job.max_evals, observers)
+    stage = build_stage(model, job.objective, job.content, (), job.blend, regions=job.regions,
+                        style_stats=job.style_stats)
+    best = optimise(stage, job.optimizer, job.start.astype(np.float64).ravel(), job.rounds, job.max_evals, observers,
+                    job.first_round)
     image = np.asarray(best.image, np.float32).reshape(job.start.shape)
     return TileResult(job.tile, image, best.loss, best.terms, time.perf_counter() - began)
 
@@ -270,7 +271,7 @@ class Scale:
     rounds: list[int]
     grids: list[tuple[Tile, ...]]
     photo: np.ndarray  # (h, w, 3) uint8: whole numbers from an 8-bit decode, a quarter of float32's memory
-    grams: StyleGrams
+    stats: StyleStats
     regions: list[Region] | None
 
 
@@ -334,8 +335,8 @@ class TiledRender:
     def _scale(self, block: Block, photo: np.ndarray) -> Scale:
         rounds = pass_rounds(block.count, self.tiling.passes)
         grids = pass_grids(block.dims, self.tiling.size, self.tiling.overlap, len(rounds))
-        grams = self.run.style_grams(block.dims, photo)
-        return Scale(block, rounds, grids, photo.astype(np.uint8), grams, self.run.regions(block.dims))
+        stats = self.run.style_stats(block.dims, photo)
+        return Scale(block, rounds, grids, photo.astype(np.uint8), stats, self.run.regions(block.dims))
 
     def _canvas(self, block: Block, X: np.ndarray | None, at: tuple[int, int] | None, state: TileState | None,
                 photo: np.ndarray) -> np.ndarray:
@@ -360,8 +361,9 @@ class TiledRender:
 
         def job(tile: Tile) -> TileJob:
             return TileJob(tile, run.network, run.objective, run.optimizer, run.styles.blend,
-                           canvas[tile.window].copy(), scale.photo[tile.window].astype(np.float32), scale.grams,
-                           _cut(scale.regions, tile), rounds, max_evals, runner.threads)
+                           canvas[tile.window].copy(), scale.photo[tile.window].astype(np.float32), scale.stats,
+                           _cut(scale.regions, tile), rounds, max_evals, runner.threads,
+                           scale.block.first + sum(scale.rounds[:p]))
 
         def here(job: TileJob) -> TileResult:  # painted in this process: the bar follows its evaluations
             progress.tile_started(f"pass {p + 1}/{passes} tile {job.tile.index + 1}/{len(grid)}", rounds * max_evals)

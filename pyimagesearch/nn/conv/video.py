@@ -322,7 +322,7 @@ def paint_frames(run: RunContext, clip: Clip, folder: VideoFolder, done: set[int
                         max_evals)
         image = run.picture(best.image, (h, w), stage.contentRGB)
         with interrupts_held():  # the frame is kept whole before a Ctrl-C counts
-            folder.keep(i, image, best.loss)
+            folder.keep(i, image, best.loss, terms=best.terms)
         previous = (frame, image.astype(np.float32))
         # Later frames run fewer rounds than the first: the ETA counts theirs at this frame's pace per round.
         eta = (clip.count - i - 1) * rounds_later * (time.perf_counter() - began) / rounds

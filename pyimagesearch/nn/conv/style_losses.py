@@ -1,0 +1,190 @@
+"""The style losses a run may choose (setting `style_loss`): what each measures of a painting, and how far the
+picture's features are from it, per layer.
+
+- gram: the chapter's: the Gram matrix of the features (Gatys et al. 2015).
+- w2: the features' mean and covariance, compared as Gaussians by the Wasserstein-2 distance, as
+  crowsonkb/style-transfer-pytorch does: |m - m_s|^2 + tr(C) + tr(C_s) - 2 tr((C_s^1/2 C C_s^1/2)^1/2).
+- sliced: the whole distribution of the features along random directions: the sorted projections of the
+  picture's features against the painting's quantiles (Heitz et al., CVPR 2021). L-BFGS needs the same
+  objective through a round, so the directions are drawn from a seed per round (the round's number).
+
+Each loss works with what the Gram matrix worked with: a painting taken in windows (a print-size
+painting; its measures are sums over pixels, or for `sliced` a sample of them, so windows add up), style
+masks and regions (pixel weights in [0, 1]; `sliced` counts a pixel whose weight is at least one half),
+several styles blended (gram and w2: the blend of their statistics, as if the paintings were one
+picture; sliced: per direction, the weighted mean of the paintings' quantile functions, their
+Wasserstein barycentre).
+w2 and sliced measure distributions, so they keep their value when the picture is drawn at another size
+and need no size normalisation; each is divided by the painting's mean squared feature, so every layer
+weighs alike, and multiplied by a constant that puts it on the Gram term's scale at the chapter's weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .losses import gram_loss, gram_relative_loss, masked_gram
+
+# The constant in front of each distance, per normalisation: the sample pair (tubingen.jpg, starry_night.jpg)
+# at 512x384 px with the photo itself as the picture has the same style term under each style loss, so the
+# default style_weight weighs style against content alike (bench/style_scales.py measured it: Gram terms
+# 8.54e12 chapter and 1.77e12 size_invariant; distances 35.6 w2 and 19.0 sliced, before the scale).
+W2_SCALE = {"chapter": 2.4e11, "size_invariant": 5.0e10}
+SLICED_SCALE = {"chapter": 4.5e11, "size_invariant": 9.3e10}
+# A painting's features kept for `sliced`, per layer: its quantiles are taken from this many pixels at most
+# (chosen at random, seeded); 16384 samples place a quantile to within about 1 % of the distribution.
+SLICED_SAMPLES = 16384
+# Random directions per layer: as many as the layer has channels (Heitz et al.), at most this many.
+SLICED_DIRECTIONS = 64
+
+
+def _flat(features: tf.Tensor) -> tf.Tensor:
+    return tf.reshape(features, (-1, features.shape[-1]))
+
+
+@dataclass(frozen=True)
+class GramLoss:
+    """The chapter's: one Gram matrix per layer, summed over the painting's pixels."""
+
+    name: str = "gram"
+
+    def measure(self, features: tf.Tensor, mask: tf.Tensor | None) -> tuple[tf.Tensor, ...]:
+        return (masked_gram(features, mask),)
+
+    def target(self, parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
+               out_mass: float) -> tf.Tensor:
+        # A Gram matrix sums over pixels: each painting's is brought to the region's pixel mass, then blended.
+        return tf.add_n([w * (out_mass / max(m, 1e-6)) * tf.convert_to_tensor(p[0])
+                         for p, m, w in zip(parts, masses, weights, strict=True)])
+
+    def distance(self, target: Any, output: tf.Tensor, mask: tf.Tensor | None, normalization: str,
+                 dims: tuple[int, int], seed: tf.Tensor, layer: int) -> tf.Tensor:
+        if normalization == "size_invariant":
+            return gram_relative_loss(target, output, mask)
+        # the chapter's needs no final-size rescaling: Gatys et al.'s 1 / (4 N^2 M^2) up to a constant
+        return gram_loss(target, output, dims[0], dims[1], mask)
+
+
+@dataclass(frozen=True)
+class W2Loss:
+    """Mean and covariance per layer; the Wasserstein-2 distance between the two Gaussians."""
+
+    name: str = "w2"
+
+    def measure(self, features: tf.Tensor, mask: tf.Tensor | None) -> tuple[tf.Tensor, ...]:
+        flat = _flat(features)
+        total = tf.reduce_sum(flat if mask is None else flat * tf.reshape(mask, (-1, 1)), axis=0)
+        return total, masked_gram(features, mask)
+
+    def target(self, parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
+               out_mass: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        # The blend's first and second moments are the paintings' blended (a mixture's).
+        mean = sum(w / max(m, 1e-6) * np.asarray(p[0], np.float64) for p, m, w in zip(parts, masses, weights,
+                                                                                      strict=True))
+        second = sum(w / max(m, 1e-6) * np.asarray(p[1], np.float64) for p, m, w in zip(parts, masses, weights,
+                                                                                        strict=True))
+        cov = second - np.outer(mean, mean)
+        values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+        root = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+        scale = max(float(np.trace(second)), 1e-12)  # the painting's mean squared feature
+        return tuple(tf.constant(a, tf.float32) for a in (mean, cov, root, scale))
+
+    def distance(self, target: Any, output: tf.Tensor, mask: tf.Tensor | None, normalization: str,
+                 dims: tuple[int, int], seed: tf.Tensor, layer: int) -> tf.Tensor:
+        mean_s, cov_s, root_s, scale = target
+        flat = _flat(output)
+        if mask is None:
+            mass = tf.cast(tf.shape(flat)[0], flat.dtype)
+            mean = tf.reduce_mean(flat, axis=0)
+        else:
+            weights = tf.reshape(mask, (-1, 1))
+            mass = tf.maximum(tf.reduce_sum(weights), 1e-6)
+            mean = tf.reduce_sum(flat * weights, axis=0) / mass
+        cov = masked_gram(output, mask) / mass - mean[:, None] * mean[None, :]
+        between = root_s @ cov @ root_s
+        # tr of the root of a symmetric PSD matrix: the sum of the roots of its eigenvalues; the floor keeps
+        # the gradient of a root finite where an eigenvalue is (numerically) zero.
+        values = tf.linalg.eigvalsh((between + tf.transpose(between)) / 2)
+        roots = tf.reduce_sum(tf.sqrt(tf.maximum(values, 1e-8 * scale)))
+        w2 = tf.reduce_sum(tf.square(mean - mean_s)) + tf.linalg.trace(cov) + tf.linalg.trace(cov_s) - 2 * roots
+        return W2_SCALE[normalization] * tf.maximum(w2, 0.0) / scale
+
+
+def directions(channels: int, seed: tf.Tensor, layer: int) -> tf.Tensor:
+    """(channels, k) unit vectors drawn from the round's seed (two int32) and the layer's index."""
+    count = min(channels, SLICED_DIRECTIONS)
+    drawn = tf.random.stateless_normal((channels, count), seed + tf.constant([0, 7919], tf.int32) * layer)
+    return drawn / tf.norm(drawn, axis=0, keepdims=True)
+
+
+def quantiles(ordered: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """(k, m) values sorted along each row -> (k, count): each row's quantile function at the midpoints of
+    `count` equal steps, interpolated linearly (the painting has m samples, the picture count pixels)."""
+    m = tf.shape(ordered)[1]
+    at = (tf.range(count, dtype=tf.float32) + 0.5) * tf.cast(m, tf.float32) / tf.cast(count, tf.float32) - 0.5
+    at = tf.clip_by_value(at, 0.0, tf.cast(m - 1, tf.float32))
+    low = tf.cast(tf.floor(at), tf.int32)
+    high = tf.minimum(low + 1, m - 1)
+    frac = at - tf.cast(low, tf.float32)
+    return tf.gather(ordered, low, axis=1) * (1 - frac) + tf.gather(ordered, high, axis=1) * frac
+
+
+def _sorted(values: tf.Tensor) -> tf.Tensor:
+    # argsort and gather rather than sort: the same values and gradient, 30 % faster on the CPU.
+    return tf.gather(values, tf.argsort(values, axis=1), batch_dims=1)
+
+
+@dataclass(frozen=True)
+class SlicedLoss:
+    """A sample of the painting's features per layer; the sliced Wasserstein distance along random directions."""
+
+    name: str = "sliced"
+
+    def measure(self, features: tf.Tensor, mask: tf.Tensor | None) -> tuple[np.ndarray, ...]:
+        flat = _flat(features).numpy()
+        if mask is not None:
+            flat = flat[np.reshape(np.asarray(mask), -1) >= 0.5]
+        if len(flat) > SLICED_SAMPLES:  # the same pixels every time: a painting's target does not wander
+            flat = flat[np.sort(np.random.default_rng(0).choice(len(flat), SLICED_SAMPLES, replace=False))]
+        return (flat,)
+
+    def target(self, parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
+               out_mass: float) -> tuple[tuple[tf.Tensor, ...], tf.Tensor]:
+        kept = []
+        for p in parts:  # windows of one painting were concatenated: keep SLICED_SAMPLES of them
+            sample = np.asarray(p[0], np.float32)
+            if len(sample) > SLICED_SAMPLES:
+                sample = sample[np.random.default_rng(1).choice(len(sample), SLICED_SAMPLES, replace=False)]
+            kept.append(tf.constant(sample))
+        return tuple(kept), tf.constant(np.asarray(weights, np.float32) / sum(weights))
+
+    def distance(self, target: Any, output: tf.Tensor, mask: tf.Tensor | None, normalization: str,
+                 dims: tuple[int, int], seed: tf.Tensor, layer: int) -> tf.Tensor:
+        samples, weights = target
+        flat = _flat(output)
+        if mask is not None:
+            flat = tf.boolean_mask(flat, tf.reshape(mask, (-1,)) >= 0.5)
+        unit = directions(int(output.shape[-1]), seed, layer)
+        picture = _sorted(tf.transpose(flat @ unit))  # (k, pixels)
+        count = tf.shape(picture)[1]
+        painting = tf.add_n([weights[i] * quantiles(_sorted(tf.transpose(s @ unit)), count)
+                             for i, s in enumerate(samples)])
+        scale = tf.maximum(tf.reduce_mean(tf.square(painting)), 1e-12)
+        return SLICED_SCALE[normalization] * tf.reduce_mean(tf.square(picture - painting)) / scale
+
+
+STYLE_LOSSES: dict[str, Any] = {loss.name: loss for loss in (GramLoss(), W2Loss(), SlicedLoss())}
+
+
+def add_parts(kind: str, a: tuple[Any, ...] | None, b: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Two windows' measures of one painting taken together: sums add, samples are concatenated."""
+    if a is None:
+        return b
+    if kind == "sliced":
+        return (np.concatenate([a[0], b[0]]),)
+    return tuple(x + y for x, y in zip(a, b, strict=True))
