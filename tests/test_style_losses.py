@@ -50,12 +50,13 @@ def np_sliced(picture: np.ndarray, paintings: list[np.ndarray], weights: list[fl
     """Sorted projections against the weighted mean of the paintings' quantile functions, NumPy."""
     a = np.sort(picture.reshape(-1, picture.shape[-1]).astype(np.float64) @ unit, axis=0)
     n = len(a)
-    target = 0
+    target, scale = 0, 0
     for painting, weight in zip(paintings, weights, strict=True):
         b = np.sort(painting.reshape(-1, painting.shape[-1]).astype(np.float64) @ unit, axis=0)
         at = (np.arange(n) + 0.5) * len(b) / n - 0.5
         target = target + weight * np.stack([np.interp(at, np.arange(len(b)), b[:, k]) for k in range(b.shape[1])], 1)
-    return style_losses.SLICED_SCALE["chapter"] * np.mean((a - target) ** 2) / np.mean(target**2)
+        scale = scale + weight * np.mean(b**2)
+    return style_losses.SLICED_SCALE["chapter"] * np.mean((a - target) ** 2) / scale
 
 
 # -- NumPy references ------------------------------------------------------------------------------
@@ -111,6 +112,16 @@ def test_sliced_mask_keeps_the_pixels_weighed_at_least_one_half(rng):
     got = SLICED.distance(target, tf.constant(picture), tf.constant(mask), "chapter", (6, 7), SEED, 0)
     unit = style_losses.directions(5, SEED, 0).numpy()
     assert float(got) == pytest.approx(np_sliced(picture[mask >= 0.5][None], [painting], [1.0], unit), rel=1e-4)
+
+
+def test_sliced_region_with_no_pixel_weighed_one_half_adds_nothing_and_no_nan(rng):
+    """A small soft region can leave no pixel >= 0.5 at block5's coarse grid: its term is 0, its gradient 0."""
+    picture, painting = tf.Variable(features(rng)), features(rng, 9, 8)
+    target = SLICED.target([SLICED.measure(tf.constant(painting), None)], [72], [1.0], 0)
+    with tf.GradientTape() as tape:
+        got = SLICED.distance(target, tf.convert_to_tensor(picture), tf.fill((6, 7), 0.3), "chapter", (6, 7),
+                              SEED, 4)
+    assert float(got) == 0.0 and np.all(tape.gradient(got, picture).numpy() == 0)
 
 
 def test_sliced_directions_are_fixed_within_a_round_and_new_in_the_next():
@@ -183,17 +194,22 @@ def test_w2_statistics_in_windows_add_up_to_the_whole_paintings(model, tiny_imag
             np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=2e-3, atol=1e-3 * float(np.abs(a).max()))
 
 
-def test_sliced_statistics_keep_every_pixel_of_a_small_painting_and_a_sample_of_a_large_one(model, tiny_images,
-                                                                                              monkeypatch):
+def test_sliced_statistics_keep_every_pixel_of_a_small_painting_and_a_fair_sample_of_a_large_one(
+        model, tiny_images, monkeypatch):
     rgb = load_rgb(tiny_images["style_path"], size=(160, 100))
-    windowed = style_statistics(model, rgb, ["block1_conv1", "block3_conv1"], window=64, kind="sliced")
+    layers = ["block1_conv1", "block3_conv1"]
+    windowed = style_statistics(model, rgb, layers, window=64, kind="sliced")
     assert windowed["block1_conv1"][0][0].shape == (160 * 100, 64)  # every pixel, from 6 windows
     assert windowed["block3_conv1"][0][0].shape == (40 * 25, 256)
+    whole = np.asarray(windowed["block1_conv1"][0][0])
     monkeypatch.setattr(style_losses, "SLICED_SAMPLES", 1000)
-    sampled = style_statistics(model, rgb, ["block1_conv1"], kind="sliced")["block1_conv1"][0][0]
-    assert sampled.shape == (1000, 64)
-    target = SLICED.target([windowed["block1_conv1"][0]], [16000.0], [1.0], 0)
-    assert target[0][0].shape == (1000, 64)  # a target keeps SLICED_SAMPLES of them too
+    sampled = style_statistics(model, rgb, layers, kind="sliced")
+    assert sampled["block1_conv1"][0][0].shape == (1000, 64) and sampled["block3_conv1"][0][0].shape == (1000, 256)
+    pooled = np.asarray(style_statistics(model, rgb, layers, window=64, kind="sliced")["block1_conv1"][0][0])
+    assert pooled.shape == (1000, 64)  # windows pooled by their pixel mass: still 1000, and like the whole
+    np.testing.assert_allclose(pooled.mean(0), whole.mean(0), rtol=0.15, atol=0.05 * float(whole.mean()))
+    monkeypatch.setattr(style_losses, "SLICED_VALUES", 2**14)  # deep layers keep fewer pixels (16 K values)
+    assert style_losses.sample_rows(64) == 256 and style_losses.sample_rows(512) == 32
 
 
 # -- real runs -----------------------------------------------------------------------------------------

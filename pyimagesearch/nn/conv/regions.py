@@ -172,8 +172,9 @@ def style_statistics(model: keras.Model, rgb: np.ndarray, layers: Sequence[str],
                 ry, rx = _core((y0, y1), (wy0, wy1), fh), _core((x0, x1), (wx0, wx1), fw)
                 core = features[layer][0, ry, rx]
                 m = None if mask is None else _at_layer(mask[wy0:wy1, wx0:wx1], (fh, fw))[ry, rx]
-                parts[layer] = add_parts(kind, parts[layer], loss.measure(core, m))
-                mass[layer] += float(core.shape[0] * core.shape[1]) if m is None else float(tf.reduce_sum(m))
+                here = float(core.shape[0] * core.shape[1]) if m is None else float(tf.reduce_sum(m))
+                parts[layer] = add_parts(kind, parts[layer], loss.measure(core, m), mass[layer], here)
+                mass[layer] += here
     return {layer: (parts[layer], mass[layer]) for layer in layers}
 
 

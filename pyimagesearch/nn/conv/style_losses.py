@@ -37,14 +37,29 @@ from .losses import gram_loss, gram_relative_loss, masked_gram
 W2_SCALE = {"chapter": 2.4e11, "size_invariant": 5.0e10}
 SLICED_SCALE = {"chapter": 4.5e11, "size_invariant": 9.3e10}
 # A painting's features kept for `sliced`, per layer: its quantiles are taken from this many pixels at most
-# (chosen at random, seeded); 16384 samples place a quantile to within about 1 % of the distribution.
+# (chosen at random, seeded); 16384 samples place a quantile to within about 1 % of the distribution. Deeper
+# layers keep at most SLICED_VALUES numbers (2048 pixels of 512 channels), so a print's targets, which travel
+# to every tile's worker, stay about 4 MiB a layer.
 SLICED_SAMPLES = 16384
+SLICED_VALUES = 2**20
 # Random directions per layer: as many as the layer has channels (Heitz et al.), at most this many.
 SLICED_DIRECTIONS = 64
 
 
 def _flat(features: tf.Tensor) -> tf.Tensor:
     return tf.reshape(features, (-1, features.shape[-1]))
+
+
+def sample_rows(channels: int) -> int:
+    """How many of a painting's pixels `sliced` keeps at a layer of this many channels."""
+    return min(SLICED_SAMPLES, max(1, SLICED_VALUES // channels))
+
+
+def _blend(parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
+           index: int) -> np.ndarray:
+    """The weighted mean over paintings of one of their per-pixel sums (part `index` over its mass), float64."""
+    return sum(w / max(m, 1e-6) * np.asarray(p[index], np.float64) for p, m, w in zip(parts, masses, weights,
+                                                                                       strict=True))
 
 
 @dataclass(frozen=True)
@@ -84,10 +99,7 @@ class W2Loss:
     def target(self, parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
                out_mass: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
         # The blend's first and second moments are the paintings' blended (a mixture's).
-        mean = sum(w / max(m, 1e-6) * np.asarray(p[0], np.float64) for p, m, w in zip(parts, masses, weights,
-                                                                                      strict=True))
-        second = sum(w / max(m, 1e-6) * np.asarray(p[1], np.float64) for p, m, w in zip(parts, masses, weights,
-                                                                                        strict=True))
+        mean, second = _blend(parts, masses, weights, 0), _blend(parts, masses, weights, 1)
         cov = second - np.outer(mean, mean)
         values, vectors = np.linalg.eigh((cov + cov.T) / 2)
         root = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
@@ -149,19 +161,12 @@ class SlicedLoss:
         flat = _flat(features).numpy()
         if mask is not None:
             flat = flat[np.reshape(np.asarray(mask), -1) >= 0.5]
-        if len(flat) > SLICED_SAMPLES:  # the same pixels every time: a painting's target does not wander
-            flat = flat[np.sort(np.random.default_rng(0).choice(len(flat), SLICED_SAMPLES, replace=False))]
-        return (flat,)
+        return (_subsample(flat, sample_rows(flat.shape[1])),)
 
     def target(self, parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
                out_mass: float) -> tuple[tuple[tf.Tensor, ...], tf.Tensor]:
-        kept = []
-        for p in parts:  # windows of one painting were concatenated: keep SLICED_SAMPLES of them
-            sample = np.asarray(p[0], np.float32)
-            if len(sample) > SLICED_SAMPLES:
-                sample = sample[np.random.default_rng(1).choice(len(sample), SLICED_SAMPLES, replace=False)]
-            kept.append(tf.constant(sample))
-        return tuple(kept), tf.constant(np.asarray(weights, np.float32) / sum(weights))
+        kept = tuple(tf.constant(np.asarray(p[0], np.float32)) for p in parts)
+        return kept, tf.constant(np.asarray(weights, np.float32) / sum(weights))
 
     def distance(self, target: Any, output: tf.Tensor, mask: tf.Tensor | None, normalization: str,
                  dims: tuple[int, int], seed: tf.Tensor, layer: int) -> tf.Tensor:
@@ -172,19 +177,38 @@ class SlicedLoss:
         unit = directions(int(output.shape[-1]), seed, layer)
         picture = _sorted(tf.transpose(flat @ unit))  # (k, pixels)
         count = tf.shape(picture)[1]
-        painting = tf.add_n([weights[i] * quantiles(_sorted(tf.transpose(s @ unit)), count)
-                             for i, s in enumerate(samples)])
-        scale = tf.maximum(tf.reduce_mean(tf.square(painting)), 1e-12)
-        return SLICED_SCALE[normalization] * tf.reduce_mean(tf.square(picture - painting)) / scale
+        projected = [tf.transpose(s @ unit) for s in samples]
+        painting = tf.add_n([weights[i] * quantiles(_sorted(p), count) for i, p in enumerate(projected)])
+        # The paintings' mean squared projection (taken from their samples, so also where count is 0).
+        scale = tf.maximum(tf.add_n([weights[i] * tf.reduce_mean(tf.square(p)) for i, p in enumerate(projected)]),
+                           1e-12)
+        # A mean that is 0, not NaN, where a small soft region has no pixel weighed one half at a deep layer.
+        values = tf.cast(tf.maximum(tf.size(picture), 1), tf.float32)
+        return SLICED_SCALE[normalization] * tf.reduce_sum(tf.square(picture - painting)) / values / scale
 
 
 STYLE_LOSSES: dict[str, Any] = {loss.name: loss for loss in (GramLoss(), W2Loss(), SlicedLoss())}
 
 
-def add_parts(kind: str, a: tuple[Any, ...] | None, b: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Two windows' measures of one painting taken together: sums add, samples are concatenated."""
+def _subsample(rows: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
+    # The same pixels every time (seeded): a painting's target does not wander between runs.
+    if len(rows) <= count:
+        return rows
+    return rows[np.sort(np.random.default_rng(seed).choice(len(rows), count, replace=False))]
+
+
+def add_parts(kind: str, a: tuple[Any, ...] | None, b: tuple[Any, ...], mass_a: float = 0.0,
+              mass_b: float = 0.0) -> tuple[Any, ...]:
+    """Two windows' measures of one painting (over pixel masses mass_a and mass_b) taken together: sums add;
+    samples are pooled, each window keeping its share of the sample by its mass, so a print-size painting
+    taken in many windows still keeps sample_rows() pixels a layer."""
     if a is None:
         return b
-    if kind == "sliced":
-        return (np.concatenate([a[0], b[0]]),)
-    return tuple(x + y for x, y in zip(a, b, strict=True))
+    if kind != "sliced":
+        return tuple(x + y for x, y in zip(a, b, strict=True))
+    rows_a, rows_b = a[0], b[0]
+    count = sample_rows(rows_a.shape[1])
+    if len(rows_a) + len(rows_b) <= count:
+        return (np.concatenate([rows_a, rows_b]),)
+    from_a = min(len(rows_a), round(count * mass_a / max(mass_a + mass_b, 1e-6)))
+    return (np.concatenate([_subsample(rows_a, from_a, 1), _subsample(rows_b, count - from_a, 2)]),)
