@@ -250,6 +250,26 @@ def test_regions_and_blends_with_each_style_loss(tiny_images, tmp_path, loss):
     assert ns.losses[-1] < ns.losses[0]
 
 
+def test_a_tiled_print_with_the_sliced_loss(tiny_images, tmp_path):
+    """Tiles take the whole painting's sample (RunContext.style_stats) and still lower the loss pass by pass."""
+    from tests.conftest import small_copy
+
+    ns = NeuralStyle({**tiny_images, "input_path": small_copy("tubingen.jpg", tmp_path, 128),
+                      "output_path": str(tmp_path / "out"), "style_loss": "sliced", "tile_size": 64,
+                      "iterations": 2, "tile_passes": 2, "init": "content", "quiet": True})
+    result = ns.transfer(5)
+    record = json.loads((tmp_path / "out" / "settings.json").read_text())
+    assert len(record["losses"]) == 2 and set(record["terms"][-1]) == {"content", "style", "tv"}
+    assert (tmp_path / "out" / "iter_1.png").is_file()
+    # A pass's loss sums its own tiles (another grid, other directions each pass): judge the whole picture
+    # instead, on the whole-picture objective with one set of directions, against the photo it started from.
+    from pyimagesearch.nn.conv.features import preprocess_rgb
+
+    whole = ns.run.stage(result.shape[:2])
+    start = float(whole.evaluate(whole.content, 0)[0])
+    assert float(whole.evaluate(preprocess_rgb(result), 0)[0]) < 0.8 * start
+
+
 def test_w2_and_sliced_keep_their_value_at_twice_the_size(tiny_images, tmp_path):
     """The same photo at 64 and at 128 px against the same painting: a distribution distance keeps about its
     value (the chapter's Gram term need not, and is not checked)."""

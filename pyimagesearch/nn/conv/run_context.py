@@ -31,7 +31,6 @@ from .settings import weights_source
 from .stage import Objective, Stage, build_stage, rgb_picture
 from .styles import Styles
 
-# (style layer -> (Gram matrix as NumPy, the pixel mass it sums over)), per style image
 # Per style image, per style layer: (what the style loss measures, as NumPy, the pixel mass it was taken over).
 StyleStats = tuple[dict[str, tuple[tuple[np.ndarray, ...], float]], ...]
 
