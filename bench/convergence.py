@@ -5,7 +5,7 @@
 Runs the sample transfer at 512x384 (the chapter's weights and formulas, seed 0, 20 evaluations
 per iteration) once per configuration, each for at most --minutes, one after the other in this
 process, recording the loss after every iteration. On the coarser scales of a multi-scale run the
-loss is the chapter's loss taken as at 512x384 (see losses.weighted_terms), so all curves share one
+loss is the chapter's loss taken as at 512x384 (objective.py: content and TV at final_pixels), so all curves share one
 axis. Prints when each run first got below --target (by default the final loss of the chapter's
 own 50 x 20 run measured for the README) and draws docs/convergence.png.
 """
