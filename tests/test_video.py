@@ -99,6 +99,9 @@ def test_the_video_file_and_the_record(painted):
     record = json.loads((base / "video" / "settings.json").read_text())
     assert record["frames"] == FRAMES and sorted(map(int, record["frame_losses"])) == list(range(FRAMES))
     assert record["settings"]["temporal_weight"] == 500.0
+    # each frame's terms by name: the first has no frame before it, the others are held to it
+    assert set(record["frame_terms"]["0"]) == {"content", "style", "tv"}
+    assert set(record["frame_terms"]["1"]) == {"content", "style", "tv", "temporal"}
 
 
 def run_driver(*argv: str) -> subprocess.CompletedProcess:

@@ -175,11 +175,13 @@ def consistency(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
 # -- the run folder of a video ---------------------------------------------------------------------------
 
 class VideoFolder:
-    """frame_<n>.png per finished frame, settings.json with each frame's loss, <name>.mp4 at the end."""
+    """frame_<n>.png per finished frame, settings.json with each frame's loss and its terms, <name>.mp4 at the
+    end."""
 
     def __init__(self, path: str, record: dict[str, Any]) -> None:
         self.path, self.record = path, record
         self.losses: dict[int, float] = {}
+        self.terms: dict[int, dict[str, float]] = {}  # each frame's weighted loss terms, by name
 
     def frame_path(self, i: int) -> str:
         return os.path.join(self.path, FRAME_NAME.format(i + 1))
@@ -193,18 +195,21 @@ class VideoFolder:
                 os.remove(file)
             done = []
         elif done:  # the same run: its finished frames keep their losses
-            old = read_record(os.path.join(self.path, RECORD)).get("frame_losses") or {}
-            self.losses = {int(k): v for k, v in old.items() if int(k) in done}
+            old = read_record(os.path.join(self.path, RECORD))
+            self.losses = {int(k): v for k, v in (old.get("frame_losses") or {}).items() if int(k) in done}
+            self.terms = {int(k): v for k, v in (old.get("frame_terms") or {}).items() if int(k) in done}
         self._write_record()
         return done
 
-    def keep(self, i: int, image: np.ndarray, loss: float) -> None:
+    def keep(self, i: int, image: np.ndarray, loss: float, terms: dict[str, float] | None = None) -> None:
         write_rgb(self.frame_path(i), image)
         self.losses[i] = float(loss)
+        self.terms[i] = {name: float(value) for name, value in (terms or {}).items()}
         self._write_record()
 
     def _write_record(self) -> None:
-        write_record(self.path, {**self.record, "frame_losses": {str(i): v for i, v in sorted(self.losses.items())}})
+        write_record(self.path, {**self.record, "frame_losses": {str(i): v for i, v in sorted(self.losses.items())},
+                                 "frame_terms": {str(i): v for i, v in sorted(self.terms.items())}})
 
 
 def _ffmpeg() -> str | None:
