@@ -12,7 +12,7 @@ from scipy import linalg
 
 from pyimagesearch.nn.conv import NeuralStyle, style_losses
 from pyimagesearch.nn.conv.images import load_rgb
-from pyimagesearch.nn.conv.losses import StyleTarget
+from pyimagesearch.nn.conv.losses import StyleTarget, TemporalTarget
 from pyimagesearch.nn.conv.objective import TERMS, Objective, TermInputs
 from pyimagesearch.nn.conv.regions import style_statistics
 from pyimagesearch.nn.conv.settings import DEFAULTS, ROWS, STYLE_LOSSES
@@ -289,8 +289,6 @@ def test_w2_and_sliced_keep_their_value_at_twice_the_size(tiny_images, tmp_path)
 
 
 def test_a_video_frames_stage_has_a_temporal_term_with_each_style_loss(tiny_ns, tiny_images, tmp_path):
-    from pyimagesearch.nn.conv.losses import TemporalTarget
-
     for loss in ("w2", "sliced"):
         ns = NeuralStyle({**tiny_images, "output_path": str(tmp_path / loss), "style_loss": loss, "quiet": True})
         frame = load_rgb(tiny_images["input_path"])
@@ -312,3 +310,43 @@ def test_the_objective_is_a_list_of_named_terms(tiny_ns):
     assert heavier.weight("tv") == 100.0 and heavier.weight("style") == objective.weight("style")
     with pytest.raises(ValueError, match="no loss term named colour"):
         objective.with_weights(colour=1.0)
+
+
+@pytest.mark.parametrize("name", [term.name for term in TERMS])
+def test_every_term_against_numpy_and_finite_differences(rng, name):
+    """Each term of the list alone (the others weighed 0), chapter normalisation: its value against a NumPy
+    formula, its gradient (with respect to the image and to the features) against central differences."""
+    from tests.test_losses import np_gram, np_tv
+
+    h, w = 6, 7
+    image = rng.normal(size=(1, h, w, 3)) * 5
+    feats = {"c": rng.normal(size=(1, 3, 4, 5)) + 0.5, "s": rng.normal(size=(1, 3, 4, 5)) + 0.5}
+    target = rng.normal(size=(3, 4, 5)) + 0.5
+    gram = np_gram(rng.normal(size=(3, 4, 5)) + 0.5)
+    before, weights = rng.normal(size=(1, h, w, 3)) * 5, rng.uniform(0, 1, size=(1, h, w, 1))
+    objective = Objective(("c",), ("s",), tuple((t.name, 2.0 if t.name == name else 0.0) for t in TERMS))
+    held = TemporalTarget(tf.constant(before, tf.float32), tf.constant(weights, tf.float32))
+
+    def term(x: np.ndarray | tf.Tensor, f: dict) -> tf.Tensor:
+        inputs = TermInputs(tf.cast(x, tf.float32), {k: tf.cast(v, tf.float32) for k, v in f.items()},
+                            {"c": tf.constant(target, tf.float32)}, [StyleTarget({"s": tf.constant(gram, tf.float32)})],
+                            held, h * w, SEED)
+        return objective.terms(inputs)[name]
+
+    want = 2.0 * {"content": lambda: np.sum((feats["c"][0] - target) ** 2),
+                  "style": lambda: np.sum((np_gram(feats["s"][0]) - gram) ** 2) / (2 * 3 * h * w) ** 2,
+                  "tv": lambda: np_tv(image),
+                  "temporal": lambda: np.sum(weights * (image - before) ** 2)}[name]()
+    assert float(term(image, feats)) == pytest.approx(want, rel=1e-4)
+
+    x, f = tf.Variable(image, dtype=tf.float32), {k: tf.Variable(v, dtype=tf.float32) for k, v in feats.items()}
+    with tf.GradientTape() as tape:
+        value = term(tf.convert_to_tensor(x), {k: tf.convert_to_tensor(v) for k, v in f.items()})
+    dx, df = tape.gradient(value, [x, f])
+    eps, along = 1e-2, rng.normal(size=image.shape)
+    along_f = {k: rng.normal(size=v.shape) for k, v in feats.items()}
+    numeric = (float(term(image + eps * along, {k: v + eps * along_f[k] for k, v in feats.items()}))
+               - float(term(image - eps * along, {k: v - eps * along_f[k] for k, v in feats.items()}))) / (2 * eps)
+    analytic = sum(float(np.sum(g.numpy() * d)) for g, d in
+                   [(dx, along)] + [(df[k], along_f[k]) for k in feats] if g is not None)
+    assert analytic == pytest.approx(numeric, rel=1e-2, abs=1e-4 * abs(want))
