@@ -26,7 +26,7 @@ from .features import preprocess_rgb
 from .images import ImageSource, describe, load_rgb
 from .losses import StyleTarget
 from .settings import as_list, label
-from .style_losses import STYLE_LOSSES, add_parts
+from .style_losses import STYLE_LOSSES
 
 # A label image's pixel belongs to a colour when within this RGB distance of it (JPEG noise, soft edges).
 COLOR_TOLERANCE = 40.0
@@ -173,7 +173,9 @@ def style_statistics(model: keras.Model, rgb: np.ndarray, layers: Sequence[str],
                 core = features[layer][0, ry, rx]
                 m = None if mask is None else _at_layer(mask[wy0:wy1, wx0:wx1], (fh, fw))[ry, rx]
                 here = float(core.shape[0] * core.shape[1]) if m is None else float(tf.reduce_sum(m))
-                parts[layer] = add_parts(kind, parts[layer], loss.measure(core, m), mass[layer], here)
+                measured = loss.measure(core, m)
+                parts[layer] = measured if parts[layer] is None else loss.pool(parts[layer], measured, mass[layer],
+                                                                               here)
                 mass[layer] += here
     return {layer: (parts[layer], mass[layer]) for layer in layers}
 

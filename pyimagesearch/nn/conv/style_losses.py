@@ -55,6 +55,18 @@ def sample_rows(channels: int) -> int:
     return min(SLICED_SAMPLES, max(1, SLICED_VALUES // channels))
 
 
+def _subsample(rows: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
+    # The same pixels every time (seeded): a painting's target does not wander between runs.
+    if len(rows) <= count:
+        return rows
+    return rows[np.sort(np.random.default_rng(seed).choice(len(rows), count, replace=False))]
+
+
+def _sums(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Two windows' sums over pixels taken together: they add."""
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
 def _blend(parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
            index: int) -> np.ndarray:
     """The weighted mean over paintings of one of their per-pixel sums (part `index` over its mass), float64."""
@@ -70,6 +82,10 @@ class GramLoss:
 
     def measure(self, features: tf.Tensor, mask: tf.Tensor | None) -> tuple[tf.Tensor, ...]:
         return (masked_gram(features, mask),)
+
+    def pool(self, a: tuple[Any, ...], b: tuple[Any, ...], mass_a: float, mass_b: float) -> tuple[Any, ...]:
+        """Two windows' measures of one painting (over pixel masses mass_a, mass_b) taken together."""
+        return _sums(a, b)
 
     def target(self, parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
                out_mass: float) -> tf.Tensor:
@@ -95,6 +111,9 @@ class W2Loss:
         flat = _flat(features)
         total = tf.reduce_sum(flat if mask is None else flat * tf.reshape(mask, (-1, 1)), axis=0)
         return total, masked_gram(features, mask)
+
+    def pool(self, a: tuple[Any, ...], b: tuple[Any, ...], mass_a: float, mass_b: float) -> tuple[Any, ...]:
+        return _sums(a, b)
 
     def target(self, parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
                out_mass: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -163,6 +182,16 @@ class SlicedLoss:
             flat = flat[np.reshape(np.asarray(mask), -1) >= 0.5]
         return (_subsample(flat, sample_rows(flat.shape[1])),)
 
+    def pool(self, a: tuple[Any, ...], b: tuple[Any, ...], mass_a: float, mass_b: float) -> tuple[Any, ...]:
+        """Two windows' samples pooled, each keeping its share of the sample by its pixel mass, so a print-size
+        painting taken in many windows still keeps sample_rows() pixels a layer."""
+        rows_a, rows_b = a[0], b[0]
+        count = sample_rows(rows_a.shape[1])
+        if len(rows_a) + len(rows_b) <= count:
+            return (np.concatenate([rows_a, rows_b]),)
+        from_a = min(len(rows_a), round(count * mass_a / max(mass_a + mass_b, 1e-6)))
+        return (np.concatenate([_subsample(rows_a, from_a, 1), _subsample(rows_b, count - from_a, 2)]),)
+
     def target(self, parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
                out_mass: float) -> tuple[tuple[tf.Tensor, ...], tf.Tensor]:
         kept = tuple(tf.constant(np.asarray(p[0], np.float32)) for p in parts)
@@ -189,26 +218,3 @@ class SlicedLoss:
 
 STYLE_LOSSES: dict[str, Any] = {loss.name: loss for loss in (GramLoss(), W2Loss(), SlicedLoss())}
 
-
-def _subsample(rows: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
-    # The same pixels every time (seeded): a painting's target does not wander between runs.
-    if len(rows) <= count:
-        return rows
-    return rows[np.sort(np.random.default_rng(seed).choice(len(rows), count, replace=False))]
-
-
-def add_parts(kind: str, a: tuple[Any, ...] | None, b: tuple[Any, ...], mass_a: float = 0.0,
-              mass_b: float = 0.0) -> tuple[Any, ...]:
-    """Two windows' measures of one painting (over pixel masses mass_a and mass_b) taken together: sums add;
-    samples are pooled, each window keeping its share of the sample by its mass, so a print-size painting
-    taken in many windows still keeps sample_rows() pixels a layer."""
-    if a is None:
-        return b
-    if kind != "sliced":
-        return tuple(x + y for x, y in zip(a, b, strict=True))
-    rows_a, rows_b = a[0], b[0]
-    count = sample_rows(rows_a.shape[1])
-    if len(rows_a) + len(rows_b) <= count:
-        return (np.concatenate([rows_a, rows_b]),)
-    from_a = min(len(rows_a), round(count * mass_a / max(mass_a + mass_b, 1e-6)))
-    return (np.concatenate([_subsample(rows_a, from_a, 1), _subsample(rows_b, count - from_a, 2)]),)
