@@ -106,14 +106,21 @@ def run(main: Callable[[], None], argv: Sequence[str] | None = None) -> int:
         print("[INFO] stopped; every finished image is kept", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
     except Exception as e:
-        # TensorFlow's out-of-memory error (matched by name: this module does not load TensorFlow), also
-        # as Ray re-raises it from a worker: a picture too large for the GPU, whose memory the size
-        # check cannot weigh.
-        if debug or "ResourceExhaustedError" not in (kind.__name__ for kind in type(e).__mro__):
+        message = out_of_memory(e)
+        if debug or message is None:
             raise
-        first = (str(getattr(e, "cause", None) or e).strip().splitlines() or ["out of memory"])[0]
-        what = re.sub(r"^\{\{.*?\}\}\s*", "", first)  # without the "{{function_node ...}}" it may start with
-        print(f"error: TensorFlow ran out of memory ({what}); lower {label('max_size')}, or render in tiles "
-              f"with {label('tile_size')}; every finished image is kept", file=sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
         return 1
     return 0
+
+
+def out_of_memory(error: BaseException) -> str | None:
+    """One line for TensorFlow's out-of-memory error (matched by name: this module does not load TensorFlow),
+    also as Ray re-raises it from a worker: a picture too large for the GPU, whose memory the size check
+    cannot weigh. None for any other error."""
+    if "ResourceExhaustedError" not in (kind.__name__ for kind in type(error).__mro__):
+        return None
+    first = (str(getattr(error, "cause", None) or error).strip().splitlines() or ["out of memory"])[0]
+    what = re.sub(r"^\{\{.*?\}\}\s*", "", first)  # without the "{{function_node ...}}" it may start with
+    return (f"TensorFlow ran out of memory ({what}); lower {label('max_size')}, or render in tiles with "
+            f"{label('tile_size')}; every finished image is kept")
