@@ -3,7 +3,8 @@
 Both are made from what is on disk, every finished experiment folder (settings.json + final.png),
 so they are right after a resume too, and they refer to images by relative paths, so the sweep
 folder can be copied or served as it is. The page is a plain file that works opened from disk: a
-star on each card is kept in the browser's local storage (or given in the address, #star=003,007),
+star on each card is kept in the browser's local storage (or given in the address, #star=003,007; the
+web page's stars, in the folder's stars.json, are starred from the start),
 and the page writes the commands that double down on the starred experiments (--around) and
 render each of them big (--render); it filters to one generation or to the starred cards.
 """
@@ -26,7 +27,7 @@ from pyimagesearch.nn.conv.atomic import write_atomic
 from pyimagesearch.nn.conv.images import load_rgb
 from pyimagesearch.nn.conv.run_folder import read_record
 from pyimagesearch.nn.conv.settings import as_list
-from pyimagesearch.sweep import FINAL, experiment_names, lineage
+from pyimagesearch.sweep import FINAL, experiment_names, lineage, starred
 
 SORT_KEYS = ("content_weight", "style_weight", "tv_weight", "loss")
 
@@ -136,6 +137,7 @@ const SWEEP = {sweep};
 const KEY = "neuralstyle-stars:" + location.pathname;
 let starred = new Set();
 try {{ starred = new Set(JSON.parse(localStorage.getItem(KEY) || "[]")); }} catch (e) {{}}
+SWEEP.stars.forEach(id => starred.add(id));  // starred on the local web page (the folder's stars.json)
 const asked = /star=([^&]*)/.exec(location.hash);
 if (asked) decodeURIComponent(asked[1]).split(",").filter(Boolean).forEach(id => starred.add(id));
 function save() {{
@@ -204,7 +206,7 @@ def write_gallery(folder: str, content_path: str, style_path: str | list[str]) -
     page = PAGE.format(title=html.escape(os.path.basename(os.path.abspath(folder))),
                        content=html.escape(str(content_path)), style=html.escape(str(style_path)), count=len(cards),
                        buttons=buttons, generations=options, size=max([1024, *[2 * s for s in sizes]]),
-                       sweep=json.dumps({"command": command}).replace("</", "<\\/"),
+                       sweep=json.dumps({"command": command, "stars": sorted(starred(folder))}).replace("</", "<\\/"),
                        cards="\n".join(_card_html(card) for card in cards))
     index = os.path.join(folder, "index.html")
     sheet = os.path.join(folder, "contact_sheet.jpg")

@@ -35,6 +35,7 @@ from pyimagesearch.runner import Runner, limit_threads
 
 FINAL = "final.png"
 LINEAGE = "experiment.json"  # an experiment's generation and the favourite it was drawn around
+STARS = "stars.json"  # the starred experiments (or runs) of a folder, by name: the web page writes it
 WEIGHT_KEYS = ("content_weight", "style_weight", "tv_weight")
 # --around draws each weight as favourite x 10^z, z normal with sd SPREAD decades, cut at +-SPREAD_CUT sd.
 SPREAD = 0.25
@@ -128,6 +129,15 @@ def lineage(folder: str) -> dict[str, Any]:
             return {"generation": 1, "parent": None, **json.load(f)}
     except (OSError, ValueError):
         return {"generation": 1, "parent": None}
+
+
+def starred(folder: str) -> set[str]:
+    """The names of the starred runs among folder's subfolders (its stars.json; none when there is none)."""
+    try:
+        with open(os.path.join(folder, STARS), encoding="utf-8") as f:
+            return {str(n) for n in json.load(f).get("starred", [])}
+    except (OSError, ValueError, AttributeError):
+        return set()
 
 
 def find_experiment(folder: str, ref: str, flag: str, finished: bool = False) -> str:
