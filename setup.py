@@ -31,9 +31,11 @@ setup(
         # bench/: convergence.py draws with matplotlib; speed.py also times pastiche when installed
         # (pip install pastiche==1.6.0 torch, the CPU build of torch is enough)
         "bench": ["matplotlib>=3.8"],
+        # python style_transfer.py --web: the local web page (Gradio 6; tested with 6.31)
+        "web": ["gradio>=6.0,<7"],
         # notebooks/: running the example notebook headless, as its test does
         "notebook": ["nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.29"],
         "test": ["pytest>=8", "ruff>=0.6", "ray>=2.9", "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.29",
-                 "imageio-ffmpeg>=0.5"],
+                 "imageio-ffmpeg>=0.5", "gradio>=6.0,<7", "gradio_client>=2.0,<3"],
     },
 )

@@ -124,6 +124,13 @@ def parser():
     batch.add_argument("--ray-address", metavar="ADDRESS",
                        help="paint the photos, or tiles, as tasks on this Ray cluster ('auto' finds a local one); "
                        "needs pip install '.[ray]', and for photos an output folder every node can reach")
+    web = p.add_argument_group("the local web page")
+    web.add_argument("--web", action="store_true", help="open a page in the browser instead of painting once: "
+                     "drop a photo and paintings, move sliders, watch it paint (these SETTINGS and flags are its "
+                     "starting values; every run goes under --output-path); needs pip install -e '.[web]'")
+    web.add_argument("--host", default="127.0.0.1", help="with --web: the address to listen on (0.0.0.0: every "
+                     "machine that can reach this one may open the page)")
+    web.add_argument("--port", type=int, default=None, help="with --web: the port (default 7860 or the next free)")
     return p
 
 
@@ -133,6 +140,11 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parser().parse_args(argv)
     (settings, maxEvals) = apply_flags(SETTINGS, args)
+    if args.web:
+        from pyimagesearch.web.serve import serve
+
+        serve(settings["output_path"], settings, getattr(args, "max_evals", None), host=args.host, port=args.port)
+        return
     if is_video(settings["input_path"], bool(settings.get("frames"))):
         transfer_video(settings, maxEvals)
         return
