@@ -291,3 +291,21 @@ def test_the_runs_tab_finds_every_run_and_shares_stars_with_the_sweep_gallery(tm
     assert len({e.settings["style_weight"] for e in drawn}) == 3
     page_run = next(r for r in runs if r.name == "page-run")
     assert variations(page_run, 2, seed=1)[0] == str(tmp_path / "page-run") + "-around"
+
+
+def test_the_estimate_says_the_time_here_and_suggests_tiles_when_the_picture_would_not_fit(monkeypatch, tmp_path):
+    from pyimagesearch.web import pace
+
+    photo = str(tmp_path / "photo.png")
+    Image.new("RGB", (1024, 768)).save(photo)
+    measured = pace.Pace()
+    settings = {"max_size": 512, "iterations": 4, "scales": None, "tile_size": None}
+    assert "still measuring" in pace.estimate(measured, photo, settings, 10)
+    measured.record(256 * 192, 1.0)  # 1 s per evaluation at 256x192: 4 s at 512x384
+    said = pace.estimate(measured, photo, settings, 10)
+    assert "**512x384 px**, 4 iterations" in said and "about **2:40**" in said and "4.00 s per evaluation" in said
+    # Coarse to fine: two iterations at a quarter of the pixels.
+    assert "about **1:40**" in pace.estimate(measured, photo, {**settings, "scales": [0.5, 1.0]}, 10)
+    monkeypatch.setattr(pace, "available_memory", lambda: int(1.3 * 2**30))
+    said = pace.estimate(measured, photo, settings, 10)
+    assert "would not fit" in said and "tile_size" in said

@@ -63,11 +63,13 @@ class Page:
         self.pace = Pace()
         self.runs: dict[str, PageRun] = {}  # session -> its latest run
         self.queued: dict[str, str] = {}  # session -> WAITING or STOP_WAITING, while its Start is in the queue
+        self.varying: dict[str, threading.Event] = {}  # session -> set to stop its variations after the current one
         self.main, self.rest = page_controls()
         self.controls = (*self.main, *self.rest)
         self.values = starting_values(settings or {}, max_evals)
+        self.calibration = threading.Thread(target=self._calibrate, name="neuralstyle-pace", daemon=True)
         if calibrate:
-            threading.Thread(target=self._calibrate, name="neuralstyle-pace", daemon=True).start()
+            self.calibration.start()
 
     def _calibrate(self) -> None:
         try:
@@ -132,6 +134,9 @@ class Page:
         if session in self.queued:
             self.queued[session] = STOP_WAITING
             return "Stopping: the run waiting in the queue will not start."
+        if session in self.varying:
+            self.varying[session].set()
+            return "Stopping after the variation being painted."
         run = self.runs.get(session)
         if run is None or run.done:
             return "Nothing is painting in this tab."
@@ -139,8 +144,9 @@ class Page:
         return "Stopping at the next evaluation; the best picture so far is kept."
 
     def closed(self, request: gr.Request) -> None:
-        """The tab closed: its run, running or waiting, stops."""
+        """The tab closed: its run, running or waiting, stops, and the page forgets it."""
         self.stop(request)
+        self.runs.pop(request.session_hash, None)
 
     def estimate(self, photo: str | None, *values: Any) -> str:
         if not photo:
@@ -210,18 +216,25 @@ class Page:
             return
         folder, experiments = variations(run, int(count), int(np.random.default_rng().integers(2**31)))
         shown: list[tuple[str, str]] = []
-        for n, experiment in enumerate(experiments):
-            yield shown, f"Painting variation {n + 1} of {len(experiments)} into `{experiment.folder}` ..."
-            with self.painting:
-                result = run_experiment(experiment)
-            if "error" in result:
-                raise gr.Error(f"variation {experiment.id}: {result['error']}", print_exception=False)
-            s = experiment.settings
-            shown.append((os.path.join(experiment.folder, "final.png"),
-                          f"{experiment.id}: style {s['style_weight']:.3g}, tv {s['tv_weight']:.3g}, content "
-                          f"{s['content_weight']:.3g}"))
-        write_gallery(folder, run.settings["input_path"], run.settings["style_path"])
-        yield shown, f"{len(experiments)} variations in `{folder}` (its index.html is the sweep gallery)."
+        halt = self.varying[session] = threading.Event()
+        try:
+            for n, experiment in enumerate(experiments):
+                if halt.is_set():
+                    break
+                yield shown, f"Painting variation {n + 1} of {len(experiments)} into `{experiment.folder}` ..."
+                with self.painting:
+                    result = run_experiment(experiment)
+                if "error" in result:
+                    raise gr.Error(f"variation {experiment.id}: {result['error']}", print_exception=False)
+                s = experiment.settings
+                shown.append((os.path.join(experiment.folder, "final.png"),
+                              f"{experiment.id}: style {s['style_weight']:.3g}, tv {s['tv_weight']:.3g}, content "
+                              f"{s['content_weight']:.3g}"))
+        finally:
+            self.varying.pop(session, None)
+            if shown:  # the sweep gallery of what is finished, after a stop too
+                write_gallery(folder, run.settings["input_path"], run.settings["style_path"])
+        yield shown, f"{len(shown)} variations in `{folder}` (its index.html is the sweep gallery)."
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -283,8 +296,8 @@ class Page:
             photo.change(lambda p: p, photo, regions, queue=False)  # the regions are painted over the photo
             for control in [photo, *main, *rest]:
                 control.change(self.estimate, [photo, *main, *rest], plan, queue=False, show_progress="hidden")
-            timer = gr.Timer(2.0)  # until this machine's pace is measured
-            timer.tick(lambda *a: (self.estimate(*a), gr.Timer(active=self.pace.seconds(1) is None)),
+            timer = gr.Timer(2.0)  # while this machine's pace is being measured
+            timer.tick(lambda *a: (self.estimate(*a), gr.Timer(active=self.calibration.is_alive())),
                        [photo, *main, *rest], [plan, timer], queue=False, show_progress="hidden")
             start.click(self.queue_start, None, None, queue=False).then(
                 self.paint, inputs, [picture, status, downloads, command], concurrency_id="paint",
