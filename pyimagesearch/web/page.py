@@ -129,19 +129,20 @@ class Page:
             run.stop()  # the page went away mid-run (the generator closed): no run paints on for nobody
 
     def stop(self, request: gr.Request) -> str:
-        """Stop: the tab's run ends at its next evaluation, keeping the best picture so far."""
-        session = request.session_hash
-        if session in self.queued:
-            self.queued[session] = STOP_WAITING
-            return "Stopping: the run waiting in the queue will not start."
+        """Stop: the tab's run ends at its next evaluation, keeping the best picture so far; its variations end
+        after the one being painted; a Start of the tab still waiting in the queue will not start."""
+        session, said = request.session_hash, []
         if session in self.varying:
             self.varying[session].set()
-            return "Stopping after the variation being painted."
+            said.append("Stopping after the variation being painted.")
         run = self.runs.get(session)
-        if run is None or run.done:
-            return "Nothing is painting in this tab."
-        run.stop()
-        return "Stopping at the next evaluation; the best picture so far is kept."
+        if run is not None and not run.done:
+            run.stop()
+            said.append("Stopping at the next evaluation; the best picture so far is kept.")
+        if session in self.queued:
+            self.queued[session] = STOP_WAITING
+            said.append("The run waiting in the queue will not start.")
+        return " ".join(said) or "Nothing is painting in this tab."
 
     def closed(self, request: gr.Request) -> None:
         """The tab closed: its run, running or waiting, stops, and the page forgets it."""
