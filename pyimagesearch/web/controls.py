@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyimagesearch.nn.conv.errors import SettingsError
-from pyimagesearch.nn.conv.settings import DEFAULTS, NEUTRAL_KEYS, ROWS, SCHEMA, Setting, label
+from pyimagesearch.nn.conv.settings import DEFAULTS, INITS, NEUTRAL_KEYS, ROWS, SCHEMA, Setting, label
 
 # Set by the page itself: uploads and the run's folder (uploads.py), the regions painted in the page.
 PAGE_KEYS = ("input_path", "style_path", "output_path", "content_masks", "style_masks", "mask_colors")
@@ -56,6 +56,14 @@ def _log(value: Any, low: float, high: float) -> float:
     return min(max(math.log10(max(float(value), 1e-12)), low), high)
 
 
+def _within(value: Any, low: int, high: int) -> int:
+    return int(min(max(value, low), high))
+
+
+def _kind(init: Any) -> str:
+    return init if isinstance(init, str) and init in INITS else "noise"
+
+
 def _main_controls() -> tuple[Control, ...]:
     import gradio as gr
 
@@ -63,15 +71,19 @@ def _main_controls() -> tuple[Control, ...]:
     return (
         _log_slider("style_weight", "Style strength", -1.0, 6.0, "more of the painting, less of the photo"),
         _log_slider("tv_weight", "Smoothness", -3.0, 4.0, "fewer specks and fine strokes"),
-        Control("max_size", lambda v: gr.Slider(64, 2048, value=v or 512, step=32, label="Size (long side, px)",
+        # A run loaded back whose size or iterations lie past a slider's end takes its end (the page refuses
+        # values out of a slider's range); a full-size run (max_size None) comes back at 512 px.
+        Control("max_size", lambda v: gr.Slider(64, 2048, value=_within(v or 512, 64, 2048), step=32,
+                                                label="Size (long side, px)",
                                                 info="larger takes longer (time grows with the pixels)"),
-                lambda v: int(v)),
-        Control("iterations", lambda v: gr.Slider(1, 100, value=v, step=1, label="Iterations",
+                lambda v: int(v), lambda v: _within(v or 512, 64, 2048)),
+        Control("iterations", lambda v: gr.Slider(1, 100, value=_within(v, 1, 100), step=1, label="Iterations",
                                                   info="rounds of the optimiser; the picture updates after each"),
-                lambda v: int(v)),
-        Control("init", lambda v: gr.Radio(list(rows["init"].choices or ("noise", "content", "style")),
-                                           value=v if isinstance(v, str) else "noise", label="Start image",
-                                           info="noise (the chapter's), the photo, or the painting")),
+                lambda v: int(v), lambda v: _within(v, 1, 100)),
+        # An image file as start image is a path on the server: the page offers the three kinds only.
+        Control("init", lambda v: gr.Radio(list(INITS), value=_kind(v), label="Start image",
+                                           info="noise (the chapter's), the photo, or the painting"),
+                to_control=_kind),
         Control("preserve_colors", lambda v: gr.Radio(list(rows["preserve_colors"].choices), value=v,
                                                       label="Colours", info=rows["preserve_colors"].help)),
     )
