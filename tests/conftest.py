@@ -26,6 +26,19 @@ if os.environ.get("CI") == "true" and "NEURALSTYLE_WEIGHTS" not in os.environ:
     raise RuntimeError(f"CI expects the VGG19 weights at {SHARED_WEIGHTS}")
 
 
+# `python -m pytest -m quick`: the modules of the maths and the settings (losses, gradients, kernels, regions,
+# settings, images, the chapter's helpers), a few minutes at most, for one's own iterations; the whole suite
+# (runs, tiles, videos, sweeps, the page, the scripts) before a submission.
+QUICK_MODULES = ("test_losses", "test_convolution", "test_device", "test_settings", "test_images", "test_core",
+                 "test_neuralstyle", "test_regions", "test_size_invariance")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in QUICK_MODULES:
+            item.add_marker(pytest.mark.quick)
+
+
 def small_copy(name: str, folder: Path, long_side: int) -> str:
     """A PNG copy of a sample input with the given long side."""
     image = Image.open(ROOT / "inputs" / name).convert("RGB")
