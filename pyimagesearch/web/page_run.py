@@ -116,20 +116,23 @@ class PageRun:
         self.picture, self.iteration, self.evals, self.terms, self._last = image, i + 1, 0, losses, None
         return not self._stop.is_set()
 
-    def _best_on_disk(self) -> np.ndarray | None:
-        """After a stop: the newest picture the run wrote (the unfinished iteration's best, or the last finished)."""
+    def _newest_image(self) -> str | None:
+        """The newest picture the run wrote (after a stop: the unfinished iteration's best, or the last finished)."""
         images = glob.glob(os.path.join(glob.escape(self.folder), "iter_*.png"))
-        if not images:
+        return max(images, key=os.path.getmtime) if images else None
+
+    def _best_on_disk(self) -> np.ndarray | None:
+        newest = self._newest_image()
+        if newest is None:
             return self.picture
-        return np.clip(load_rgb(max(images, key=os.path.getmtime)), 0, 255).astype(np.uint8)  # load_rgb: float
+        return np.clip(load_rgb(newest), 0, 255).astype(np.uint8)  # load_rgb: float
 
     # -- what the page shows ----------------------------------------------------------------
 
     def files(self) -> list[str]:
         """The run's picture (the newest image in its folder) and its settings.json, for the download."""
-        images = glob.glob(os.path.join(glob.escape(self.folder), "iter_*.png"))
-        record = os.path.join(self.folder, RECORD)
-        return [max(images, key=os.path.getmtime)] * bool(images) + [record] * os.path.isfile(record)
+        newest, record = self._newest_image(), os.path.join(self.folder, RECORD)
+        return [newest] * (newest is not None) + [record] * os.path.isfile(record)
 
     def eta(self) -> float | None:
         """Seconds left, at the pace of the evaluations so far (weighing each iteration by its pixels)."""
