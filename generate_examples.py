@@ -14,9 +14,9 @@ stop: finished experiments are kept and skipped. Every style_transfer.py flag wo
 
 # pyimagesearch comes first on purpose: it asks Keras for the TensorFlow backend before keras loads,
 # and TensorFlow starts with its native start-up log held back (pyimagesearch/runtime.py).
-from pyimagesearch.runtime import start_tensorflow  # noqa: I001
+from pyimagesearch.runtime import start_backend  # noqa: I001
 
-start_tensorflow()
+start_backend()
 
 import argparse  # noqa: E402
 import os  # noqa: E402

@@ -21,14 +21,16 @@ memory of one tile; run the same command again after a stop to continue):
     python style_transfer.py --input-path big.jpg --scales 0.25 0.5 1 --tile-size 512 --workers 2
 """
 
-# pyimagesearch comes first on purpose: it asks Keras for the TensorFlow backend before keras loads,
-# and TensorFlow starts with its native start-up log held back (pyimagesearch/runtime.py).
-from pyimagesearch.runtime import start_tensorflow  # noqa: I001
+# pyimagesearch comes first on purpose: Keras picks its backend (--backend, KERAS_BACKEND, else TensorFlow)
+# when it loads, and TensorFlow starts with its native start-up log held back (pyimagesearch/runtime.py).
+from pyimagesearch.runtime import start_backend  # noqa: I001
 
-start_tensorflow()
+start_backend()
 
+import os  # noqa: E402
 import sys  # noqa: E402
 
+import keras  # noqa: E402
 from keras.applications import VGG19  # noqa: E402
 
 from pyimagesearch.cli import apply_flags, run, settings_parser  # noqa: E402
@@ -76,6 +78,9 @@ SETTINGS = {
     # "float32", or "bfloat16": the network in 16 bits, about 1.7x faster on CPUs with AVX-512 BF16 / AMX
     # and on recent GPUs (refused where it would not be faster)
     "precision": "float32",
+    # the Keras backend: None (KERAS_BACKEND's, else "tensorflow"), "tensorflow", "torch" (NVIDIA, AMD and Apple
+    # GPUs, Windows) or "jax"; see README "Installing" for what to install
+    "backend": None,
     # "lbfgs" (the chapter's) or "adam" with its learning_rate
     "optimizer": "lbfgs",
     "learning_rate": 10.0,
@@ -140,6 +145,10 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parser().parse_args(argv)
     (settings, maxEvals) = apply_flags(SETTINGS, args)
+    if argv is None and settings["backend"] and settings["backend"] != keras.backend.backend():
+        # SETTINGS asks for another backend than Keras started on (it picks one when first imported): the
+        # script starts again on that one, as --backend would have.
+        os.execv(sys.executable, [sys.executable, *sys.argv, "--backend", settings["backend"]])
     if args.web:
         from pyimagesearch.web.serve import serve
 

@@ -19,9 +19,9 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyimagesearch.runtime import start_tensorflow  # noqa: E402
+from pyimagesearch.runtime import start_backend  # noqa: E402
 
-start_tensorflow()
+start_backend()
 
 import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402

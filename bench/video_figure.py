@@ -22,9 +22,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pyimagesearch.runtime import start_tensorflow  # noqa: E402
+from pyimagesearch.runtime import start_backend  # noqa: E402
 
-start_tensorflow()
+start_backend()
 
 from pyimagesearch.nn.conv.video import consistency, optical_flow, transfer_video, warp  # noqa: E402
 

@@ -114,13 +114,22 @@ def run(main: Callable[[], None], argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+# Each backend's out-of-memory error, matched by name and words (this module loads none of them), also as
+# Ray re-raises it from a worker: TensorFlow's ResourceExhaustedError, PyTorch's OutOfMemoryError, and JAX's
+# runtime error saying RESOURCE_EXHAUSTED.
+_OUT_OF_MEMORY = {"ResourceExhaustedError": "TensorFlow", "OutOfMemoryError": "PyTorch"}
+
+
 def out_of_memory(error: BaseException) -> str | None:
-    """One line for TensorFlow's out-of-memory error (matched by name: this module does not load TensorFlow),
-    also as Ray re-raises it from a worker: a picture too large for the GPU, whose memory the size check
-    cannot weigh. None for any other error."""
-    if "ResourceExhaustedError" not in (kind.__name__ for kind in type(error).__mro__):
+    """One line for a backend's out-of-memory error: a picture too large for the GPU, whose memory the size
+    check cannot weigh. None for any other error."""
+    names = [kind.__name__ for kind in type(error).__mro__]
+    backend = next((_OUT_OF_MEMORY[name] for name in names if name in _OUT_OF_MEMORY), None)
+    if backend is None and any("RuntimeError" in name for name in names) and "RESOURCE_EXHAUSTED" in str(error):
+        backend = "JAX"
+    if backend is None:
         return None
     first = (str(getattr(error, "cause", None) or error).strip().splitlines() or ["out of memory"])[0]
     what = re.sub(r"^\{\{.*?\}\}\s*", "", first)  # without the "{{function_node ...}}" it may start with
-    return (f"TensorFlow ran out of memory ({what}); lower {label('max_size')}, or render in tiles with "
+    return (f"{backend} ran out of memory ({what}); lower {label('max_size')}, or render in tiles with "
             f"{label('tile_size')}; every finished image is kept")

@@ -8,7 +8,6 @@ gets an equal share of this machine's cores, which the function applies with lim
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -24,16 +23,14 @@ def check_workers(workers: int) -> int:
 
 
 def limit_threads(threads: int) -> None:
-    """Cap TensorFlow's threads, so that N workers on one machine share its cores instead of fighting."""
+    """Cap the backend's threads, so that N workers on one machine share its cores instead of fighting."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    from pyimagesearch.runtime import start_tensorflow
+    from pyimagesearch.runtime import start_backend
 
-    start_tensorflow()
-    import tensorflow as tf
+    start_backend([])  # a worker runs on its parent's backend: KERAS_BACKEND is inherited
+    from pyimagesearch.nn.conv.backends import entry
 
-    with contextlib.suppress(RuntimeError):  # already set in this process: it keeps its first value
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+    entry().limit_threads(threads)
 
 
 def _call(function: Callable[[Any], Any], item: Any) -> Any:
@@ -69,7 +66,9 @@ class Runner:
             except ImportError:
                 raise SettingsError("--ray-address needs Ray, an optional extra: pip install '.[ray]'") from None
             try:
-                ray.init(address=self.ray_address, log_to_driver=False)
+                # Workers on other machines start Keras on this run's backend.
+                backend = {"env_vars": {"KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")}}
+                ray.init(address=self.ray_address, log_to_driver=False, runtime_env=backend)
             except Exception as e:  # Ray raises ConnectionError, ValueError, ... for a bad address
                 raise SettingsError(f"--ray-address: cannot connect to a Ray cluster at '{self.ray_address}' "
                                     f"({e})") from None

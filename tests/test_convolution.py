@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pyimagesearch.nn.conv import convolution, losses
+from pyimagesearch.nn.conv import losses
+from pyimagesearch.nn.conv.backends import tensorflow_convolution as convolution
 from tests.test_losses import np_gram
 
 

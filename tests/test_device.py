@@ -5,6 +5,8 @@ import pytest
 import tensorflow as tf
 
 from pyimagesearch.nn.conv import NeuralStyle, SettingsError, device
+from pyimagesearch.nn.conv.backends import active
+from pyimagesearch.nn.conv.backends import on_tensorflow as tfe
 from pyimagesearch.nn.conv.features import build_extractor
 
 
@@ -27,23 +29,26 @@ def test_the_cpu_is_named_with_its_cores_and_vector_extensions():
         assert "AVX-512" not in text  # an AVX2-only machine says so by what it leaves out
 
 
-def test_the_device_line_names_the_gpu_or_the_cpu():
-    where = device.describe_device()
+def test_the_device_line_names_the_backend_and_the_gpu_or_the_cpu():
+    where = tfe.describe_device()
     assert where.startswith("GPU: " if tf.config.list_physical_devices("GPU") else "CPU: ")
+    label = {"tensorflow": "TensorFlow", "torch": "PyTorch", "jax": "JAX"}[active()]
+    assert device.describe_backend().startswith(f"{label} ")
+    assert device.describe_backend().endswith(f" on {device.describe_device()}")
 
 
 def test_an_x86_cpu_without_onednn_is_told_how_to_turn_it_on(monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
-    monkeypatch.setattr(device.platform, "machine", lambda: "x86_64")
-    monkeypatch.setattr(device, "onednn_enabled", lambda: False)  # TF_ENABLE_ONEDNN_OPTS=0, or TensorFlow first
-    assert device.describe_device() == (f"CPU: {device.describe_cpu()}; TensorFlow's oneDNN kernels are off, which "
+    monkeypatch.setattr(tfe.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(tfe, "onednn_enabled", lambda: False)  # TF_ENABLE_ONEDNN_OPTS=0, or TensorFlow first
+    assert tfe.describe_device() == (f"CPU: {device.describe_cpu()}; TensorFlow's oneDNN kernels are off, which "
                                         "is slower: set TF_ENABLE_ONEDNN_OPTS=1, or import pyimagesearch before "
                                         "tensorflow")
-    monkeypatch.setattr(device, "onednn_enabled", lambda: True)
-    assert device.describe_device() == f"CPU: {device.describe_cpu()}"  # on: nothing more to say
-    monkeypatch.setattr(device.platform, "machine", lambda: "aarch64")
-    monkeypatch.setattr(device, "onednn_enabled", lambda: False)
-    assert device.describe_device() == f"CPU: {device.describe_cpu()}"  # off is usual there, and not ours to change
+    monkeypatch.setattr(tfe, "onednn_enabled", lambda: True)
+    assert tfe.describe_device() == f"CPU: {device.describe_cpu()}"  # on: nothing more to say
+    monkeypatch.setattr(tfe.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(tfe, "onednn_enabled", lambda: False)
+    assert tfe.describe_device() == f"CPU: {device.describe_cpu()}"  # off is usual there, and not ours to change
 
 
 class FakeGpu:
@@ -57,27 +62,28 @@ def on_a_gpu(monkeypatch, name: str, capability: tuple[int, int], memory_gib: li
     gpu = FakeGpu(name, capability)
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [gpu] if kind == "GPU" else [])
     monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda device: device.details)
-    monkeypatch.setattr(device, "_gpu_memory_gib", lambda: memory_gib)
+    monkeypatch.setattr(device, "gpu_memory_gib", lambda: memory_gib)
 
 
 def test_a_gpu_is_named_with_its_memory_where_nvidia_smi_tells(monkeypatch):
     on_a_gpu(monkeypatch, "NVIDIA H200", (9, 0), [139.8])
-    assert device.describe_device() == "GPU: NVIDIA H200, 140 GiB"
+    assert tfe.describe_device() == "GPU: NVIDIA H200, 140 GiB"
     on_a_gpu(monkeypatch, "NVIDIA H200", (9, 0), [])  # no nvidia-smi: the name alone
-    assert device.describe_device() == "GPU: NVIDIA H200"
+    assert tfe.describe_device() == "GPU: NVIDIA H200"
 
 
 def test_bfloat16_pays_on_ampere_and_newer_gpus_only(monkeypatch):
     on_a_gpu(monkeypatch, "NVIDIA H200", (9, 0), [139.8])
-    assert device.bfloat16_problem() is None
+    assert tfe.bfloat16_problem() is None
     on_a_gpu(monkeypatch, "NVIDIA GeForce GTX 1080", (6, 1), [8.0])
-    assert device.bfloat16_problem() == ("this GPU (compute capability 6.1) has no fast bfloat16; Ampere or newer has")
+    assert tfe.bfloat16_problem() == ("this GPU (compute capability 6.1) has no fast bfloat16; Ampere or newer has")
 
 
 def test_a_cpu_without_bfloat16_units_is_told_so(monkeypatch):
     monkeypatch.setattr(device, "_cpuinfo", lambda: {"model name": "Old CPU", "flags": "avx avx2 fma"})
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
-    assert "has no bfloat16 units" in device.bfloat16_problem()
+    assert "has no bfloat16 units" in tfe.bfloat16_problem()
+    assert "has no bfloat16 units" in device.cpu_bfloat16_problem()  # what every backend's CPU answer starts from
 
 
 def bfloat16_convolutions_run() -> bool:
@@ -93,7 +99,7 @@ def test_a_bfloat16_network_gives_the_float32_features_to_its_precision(tiny_ns)
     layers = ["block1_conv1", "block3_conv1", "block5_conv1"]
     weights = tiny_ns.weightsSource
     full, half = (build_extractor("VGG19", weights, layers, precision=p) for p in ("float32", "bfloat16"))
-    image = tf.constant(tiny_ns.content)
+    image = tiny_ns.content
     for layer in layers:
         a, b = np.asarray(full(image)[layer]), np.asarray(half(image)[layer])
         assert b.dtype == np.float32  # handed out in float32: Gram matrices and losses stay float32

@@ -92,7 +92,7 @@ def test_the_schema_is_the_one_description_of_the_settings():
     keys = [row.key for row in SCHEMA]
     assert list(DEFAULTS) == keys and list(HELP) == keys and len(set(keys)) == len(keys)
     assert all(row.help for row in SCHEMA)
-    assert set(NEUTRAL_KEYS) == {"output_path", "overwrite", "quiet", "save_every"}
+    assert set(NEUTRAL_KEYS) == {"output_path", "overwrite", "quiet", "save_every", "backend"}
     # Every default passes its own check and comes out as itself.
     assert resolve_settings({}) == DEFAULTS
 

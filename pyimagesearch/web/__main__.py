@@ -9,7 +9,7 @@ from pyimagesearch.cli import run
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pyimagesearch.runtime import start_tensorflow
+    from pyimagesearch.runtime import start_backend
 
     parser = argparse.ArgumentParser(prog="python -m pyimagesearch.web", description=__doc__)
     parser.add_argument("--output-path", default="output", help="the folder every run of the page goes under")
@@ -17,8 +17,10 @@ def main(argv: list[str] | None = None) -> None:
                         "can reach this one may open the page and paint)")
     parser.add_argument("--port", type=int, default=None, help="port (default: 7860, or the next free one)")
     parser.add_argument("--open", action="store_true", help="open the page in the browser")
+    parser.add_argument("--backend", choices=("tensorflow", "torch", "jax"), help="the Keras backend (default: "
+                        "KERAS_BACKEND's, else tensorflow)")
     args = parser.parse_args(argv)
-    start_tensorflow()
+    start_backend([] if args.backend is None else ["--backend", args.backend])
     from pyimagesearch.web.serve import serve
 
     serve(args.output_path, host=args.host, port=args.port, open_browser=args.open)

@@ -1,4 +1,4 @@
-"""Where a run runs, in words: the GPU TensorFlow uses, or the CPU with its cores and vector extensions.
+"""Where a run runs, in words: the backend, and the GPU it uses or the CPU with its cores and vector extensions.
 
 Speed differs by a factor of two between 2-core CPUs that look alike (AVX-512 or AVX2 only), so
 every run and every benchmark says which machine it ran on.
@@ -48,8 +48,8 @@ def describe_cpu() -> str:
     return f"{name}, {cores} core{'s' * (cores != 1)}" + (f", {', '.join(vector)}" if vector else "")
 
 
-def _gpu_memory_gib() -> list[float]:
-    # TensorFlow does not report a GPU's total memory; nvidia-smi does, where it is installed.
+def gpu_memory_gib() -> list[float]:
+    """Each NVIDIA GPU's total memory, where nvidia-smi tells (TensorFlow does not report it)."""
     if not shutil.which("nvidia-smi"):
         return []
     try:
@@ -60,64 +60,45 @@ def _gpu_memory_gib() -> list[float]:
         return []
 
 
-def onednn_enabled() -> bool | None:
-    """Whether TensorFlow runs its CPU kernels on oneDNN; None where this TensorFlow cannot say."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own check, not public API
-    except ImportError:
+def gpu_bfloat16_problem(capability: tuple[int, ...]) -> str | None:
+    """Why bfloat16 would not pay on a GPU of this compute capability; None from 8.0 on (Ampere, Hopper, ...)."""
+    if tuple(capability) >= (8, 0):
         return None
-    check = getattr(_pywrap_util_port, "IsMklEnabled", None)
-    return bool(check()) if check else None
+    return (f"this GPU (compute capability {capability[0]}.{capability[1]}) has no fast bfloat16; "
+            "Ampere or newer has")
 
 
-def _kernels() -> str:
-    """'' where oneDNN is on (or TensorFlow has none), else how to turn it on: an x86 CPU without it is slower."""
-    if onednn_enabled() is not False or platform.machine().lower() not in ("x86_64", "amd64"):
-        return ""
-    # pyimagesearch asks for oneDNN when it loads; off means TF_ENABLE_ONEDNN_OPTS=0, or TensorFlow
-    # was imported before pyimagesearch (it reads the variable once, when it starts).
-    return ("; TensorFlow's oneDNN kernels are off, which is slower: set TF_ENABLE_ONEDNN_OPTS=1, or import "
-            "pyimagesearch before tensorflow")
+def cpu_bfloat16_problem() -> str | None:
+    """Why bfloat16 would not pay on this CPU: without bfloat16 units it is emulated, or cannot run at all."""
+    flags = set(_cpuinfo().get("flags", "").split())
+    if not flags & set(BFLOAT16_FLAGS):
+        return (f"this CPU ({describe_cpu()}) has no bfloat16 units (AVX-512 BF16 or AMX), where it runs "
+                "slower or not at all")
+    return None
+
+
+def describe_backend() -> str:
+    """'TensorFlow 2.21.0 on CPU: ...': the Keras backend a run uses, its version, and where it runs."""
+    from .backends import LABELS, active, entry
+
+    version = next(iter(entry().versions().values()))
+    return f"{LABELS[active()]} {version} on {describe_device()}"
 
 
 def describe_device() -> str:
-    """Where TensorFlow runs: 'GPU: <name>, <memory> GiB' or 'CPU: <describe_cpu()>' (and whether oneDNN is off)."""
-    import tensorflow as tf
+    """Where the active backend runs: 'GPU: <name>, <memory> GiB' (Apple's MPS on PyTorch) or
+    'CPU: <describe_cpu()>' (TensorFlow adds whether its oneDNN kernels are off)."""
+    from .backends import entry
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return f"CPU: {describe_cpu()}{_kernels()}"
-    memory = _gpu_memory_gib()
-    names = []
-    for i, gpu in enumerate(gpus):
-        name = tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
-        names.append(name + (f", {memory[i]:.0f} GiB" if i < len(memory) else ""))
-    return f"GPU: {'; '.join(names)}"
+    return entry().describe_device()
 
 
 def bfloat16_problem() -> str | None:
     """Why running the network in bfloat16 would not pay here, or None when it does.
 
     It pays on a GPU of compute capability 8.0 or newer (Ampere, Hopper, ...) and on a CPU with
-    bfloat16 units that TensorFlow can use (checked by running one small convolution).
+    bfloat16 units that the backend can use.
     """
-    import tensorflow as tf
+    from .backends import entry
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
-        if tuple(capability) >= (8, 0):
-            return None
-        return (f"this GPU (compute capability {capability[0]}.{capability[1]}) has no fast bfloat16; "
-                "Ampere or newer has")
-    flags = set(_cpuinfo().get("flags", "").split())
-    if not flags & set(BFLOAT16_FLAGS):
-        return (f"this CPU ({describe_cpu()}) has no bfloat16 units (AVX-512 BF16 or AMX), where it runs "
-                "slower or not at all")
-    try:
-        x = tf.zeros((1, 8, 8, 8), tf.bfloat16)
-        tf.nn.conv2d(x, tf.zeros((3, 3, 8, 8), tf.bfloat16), 1, "SAME").numpy()
-        tf.nn.conv2d_transpose(x, tf.zeros((3, 3, 8, 8), tf.bfloat16), (1, 8, 8, 8), 1, "SAME").numpy()
-    except tf.errors.OpError as e:
-        return f"TensorFlow cannot run bfloat16 convolutions on this CPU ({type(e).__name__})"
-    return None
+    return entry().bfloat16_problem()

@@ -21,8 +21,7 @@ class NonFiniteLossError(NeuralStyleError):
     """The loss or its gradient became NaN or infinite during optimisation."""
 
 
-def backend_error(backend: str, variable: str | None) -> NeuralStyleError:
-    """The one message for a Keras set to another backend than TensorFlow."""
-    return NeuralStyleError(f"NeuralStyle needs Keras's TensorFlow backend, but Keras is using '{backend}' "
-                            f"(KERAS_BACKEND={variable!r}); unset KERAS_BACKEND or set it to tensorflow "
-                            "before Python starts")
+def backend_error(backend: str) -> NeuralStyleError:
+    """The one message for a Keras backend NeuralStyle does not run on."""
+    return NeuralStyleError(f"NeuralStyle runs on Keras's tensorflow, torch or jax backend, but Keras is using "
+                            f"'{backend}'; set KERAS_BACKEND (or --backend) to one of those")

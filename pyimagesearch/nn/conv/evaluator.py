@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from .errors import NonFiniteLossError
 from .optimizers import OptimizerChoice
@@ -47,15 +47,15 @@ class Evaluator:
         self.round = self.round + 1 if round is None else round
 
     def __call__(self, X: np.ndarray) -> tuple[float, np.ndarray]:
-        image = tf.constant(np.reshape(X, (1, *self.stage.dims, 3)), dtype=tf.float32)
+        image = np.reshape(X, (1, *self.stage.dims, 3)).astype(np.float32)
         total, grad, terms = self.stage.evaluate(image, self.round)
-        loss, grad = float(total), grad.numpy().astype(np.float64).ravel()
+        loss, grad = float(ops.convert_to_numpy(total)), ops.convert_to_numpy(grad).astype(np.float64).ravel()
         if not (np.isfinite(loss) and np.isfinite(grad).all()):
             # L-BFGS would quietly hand back its start point; stop and say so instead.
             raise NonFiniteLossError(
                 f"the loss or its gradient became non-finite (loss {loss}); "
                 "lower content_weight / style_weight / tv_weight or check the input images")
-        self.lastTerms = {name: float(value) for name, value in terms.items()}
+        self.lastTerms = {name: float(ops.convert_to_numpy(value)) for name, value in terms.items()}
         if loss < self.best.loss:
             self.best = Best(loss, np.array(X, dtype=np.float64, copy=True).ravel(), self.lastTerms)
         for observe in self.observers:

@@ -9,7 +9,7 @@ import h5py
 import keras
 import numpy as np
 
-from .convolution import FastConv2D
+from . import backends
 from .errors import ImageError, SettingsError, WeightsError, backend_error
 from .settings import WEIGHTS_ENV, label
 
@@ -19,10 +19,16 @@ _BLOCKS = {"VGG16": (2, 2, 3, 3, 3), "VGG19": (2, 2, 4, 4, 4)}
 _CONV_LAYERS = {net: sum(blocks) for net, blocks in _BLOCKS.items()}
 
 
-def check_backend() -> None:
-    """Refuse, in one clear sentence, a Keras that runs on another backend than TensorFlow."""
-    if keras.backend.backend() != "tensorflow":
-        raise backend_error(keras.backend.backend(), os.environ.get("KERAS_BACKEND"))
+def check_backend(requested: str | None = None) -> None:
+    """Refuse, in one clear sentence, a Keras backend NeuralStyle has no entry for, or another backend than the
+    `backend` setting asks for (Keras picks its backend once, when it is first imported)."""
+    running = backends.active()
+    if running not in backends.NAMES:
+        raise backend_error(running)
+    if requested and requested != running:
+        raise SettingsError(f"{label('backend')} asks for {requested}, but Keras in this process already runs on "
+                            f"{running} (it picks its backend once, when first imported): pass --backend "
+                            f"{requested} to the scripts, or set KERAS_BACKEND={requested} before Python starts")
 
 
 def _weights_file_problem(path: str, net: str) -> str | None:
@@ -99,8 +105,8 @@ def build_extractor(net: str, weights: str, layers: list[str], pooling: str = "m
     """A model mapping a batch of caffe-preprocessed images to {layer name: activations}.
 
     Only the layers up to the deepest requested one are kept, so no time is spent past it.
-    Each convolution runs on the faster of TensorFlow's two exact kernels for its shape on this
-    machine (convolution.FastConv2D). pooling "avg" swaps each max-pooling layer for an
+    Each convolution is the backend's fastest (backends/: on TensorFlow the faster of its two exact
+    kernels for the shape on this machine, on PyTorch conv2d in NCHW). pooling "avg" swaps each max-pooling layer for an
     average-pooling one of the same shape (Gatys et al. found it gives smoother pictures); the
     trained weights are the same. precision "bfloat16" runs the network in 16 bits, its input and
     the activations it hands out in float32.
@@ -108,19 +114,25 @@ def build_extractor(net: str, weights: str, layers: list[str], pooling: str = "m
     base = _load_net(net, weights)
     base.trainable = False
     wanted = list(dict.fromkeys(layers))
+    backend = backends.entry()
+    # Images and activations go in and come out channels-last; inside, the backend's own layout.
+    first = backend.DATA_FORMAT == "channels_first"
     inputs = keras.Input(shape=(None, None, 3))
     x, outputs = keras.ops.cast(inputs, precision), {}
+    if first:
+        x = keras.ops.transpose(x, (0, 3, 1, 2))
     for layer in base.layers[1:]:
         # New layers only: a layer of `base` would keep all of it, and its weights, alive through
-        # its graph nodes, beside the copies FastConv2D holds.
+        # its graph nodes, beside the copies the new layers hold.
         if isinstance(layer, keras.layers.Conv2D):
-            layer = FastConv2D(layer, dtype=precision)
+            layer = backend.conv_layer(layer, precision)
         else:
             pool = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
-            layer = pool(layer.pool_size, layer.strides, layer.padding, name=layer.name, dtype=precision)
+            layer = pool(layer.pool_size, layer.strides, layer.padding, data_format=backend.DATA_FORMAT,
+                         name=layer.name, dtype=precision)
         x = layer(x)
         if layer.name in wanted:
-            outputs[layer.name] = keras.ops.cast(x, "float32")
+            outputs[layer.name] = keras.ops.cast(keras.ops.transpose(x, (0, 2, 3, 1)) if first else x, "float32")
             if len(outputs) == len(wanted):
                 break
     return keras.Model(inputs=inputs, outputs={name: outputs[name] for name in wanted},

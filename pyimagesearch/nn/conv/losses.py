@@ -13,39 +13,59 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from math import prod
 from typing import Any
 
-import tensorflow as tf
+from keras import ops
+
+# A tensor of whichever backend Keras runs on.
+Tensor = Any
 
 
-@tf.custom_gradient
-def gram_matrix(features: tf.Tensor) -> tuple[tf.Tensor, object]:
+def add_all(terms: list[Tensor]) -> Tensor:
+    """The sum of a list of tensors."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def _upstream(args: tuple[Any, ...], upstream: Tensor | None) -> Tensor:
+    # keras.ops.custom_gradient hands the upstream gradient positionally on TensorFlow and JAX, by keyword on
+    # PyTorch.
+    return args[0] if upstream is None else upstream
+
+
+@ops.custom_gradient
+def gram_matrix(features: Tensor) -> tuple[Tensor, object]:
     """Inner products between the channels of one (h, w, c) feature map: a (c, c) matrix."""
-    flat = tf.reshape(features, (-1, tf.shape(features)[-1]))
+    flat = ops.reshape(features, (-1, features.shape[-1]))
 
-    def gradient(upstream: tf.Tensor) -> tf.Tensor:
+    def gradient(*args: Any, upstream: Tensor | None = None) -> Tensor:
         # G = F^T F, so dL/dF = F (dG + dG^T): one matmul, where differentiating the matmul
         # itself takes two (one per operand, both F).
-        return tf.reshape(tf.matmul(flat, upstream + tf.transpose(upstream)), tf.shape(features))
+        dG = _upstream(args, upstream)
+        return ops.reshape(ops.matmul(flat, dG + ops.transpose(dG)), features.shape)
 
-    return tf.matmul(flat, flat, transpose_a=True), gradient
+    # The transpose is folded into the matmul (TensorFlow's graph optimiser, XLA, a torch view): no copy.
+    return ops.matmul(ops.transpose(flat), flat), gradient
 
 
-def masked_gram(features: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+def masked_gram(features: Tensor, mask: Tensor | None = None) -> Tensor:
     """Gram matrix of the pixels a (h, w) mask of weights in [0, 1] selects: F^T diag(m) F (guided Gram
     matrix, Gatys et al. 2017); the plain Gram matrix when mask is None."""
     if mask is None:
         return gram_matrix(features)
-    return gram_matrix(features * tf.sqrt(mask)[..., None])
+    return gram_matrix(features * ops.sqrt(mask)[..., None])
 
 
-def feature_recon_loss(target: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
+def feature_recon_loss(target: Tensor, output: Tensor) -> Tensor:
     """Content loss: the sum of squared differences between two activations."""
-    return tf.reduce_sum(tf.square(output - target))
+    return ops.sum(ops.square(output - target))
 
 
-def gram_loss(target_gram: tf.Tensor, output: tf.Tensor, height: int, width: int,
-              mask: tf.Tensor | None = None) -> tf.Tensor:
+def gram_loss(target_gram: Tensor, output: Tensor, height: int, width: int,
+              mask: Tensor | None = None) -> Tensor:
     """Style loss against a precomputed Gram matrix: sum((G - A)^2) / (2 * 3 * h * w)^2.
 
     h and w are the image's (not the layer's) size, as in the chapter. The difference is divided
@@ -53,37 +73,38 @@ def gram_loss(target_gram: tf.Tensor, output: tf.Tensor, height: int, width: int
     those pixels only (masked_gram).
     """
     scaled = (masked_gram(output, mask) - target_gram) / float(2 * 3 * height * width)
-    return tf.reduce_sum(tf.square(scaled))
+    return ops.sum(ops.square(scaled))
 
 
-def style_recon_loss(style: tf.Tensor, output: tf.Tensor, height: int, width: int) -> tf.Tensor:
+def style_recon_loss(style: Tensor, output: Tensor, height: int, width: int) -> Tensor:
     """Style loss between two (h, w, c) feature maps."""
     return gram_loss(gram_matrix(style), output, height, width)
 
 
-@tf.custom_gradient
-def _tv_sum(image: tf.Tensor) -> tuple[tf.Tensor, object]:
+@ops.custom_gradient
+def _tv_sum(image: Tensor) -> tuple[Tensor, object]:
     """Sum of (dy^2 + dx^2)^1.25 over an (..., h, w, c) image's pixels but the last row and column."""
     corner = image[..., :-1, :-1, :]
     dy, dx = corner - image[..., 1:, :-1, :], corner - image[..., :-1, 1:, :]
-    squares = tf.square(dy) + tf.square(dx)
-    root = tf.sqrt(tf.sqrt(squares))  # squares^0.25, and squares^1.25 = squares * root
+    squares = ops.square(dy) + ops.square(dx)
+    root = ops.sqrt(ops.sqrt(squares))  # squares^0.25, and squares^1.25 = squares * root
 
-    def gradient(upstream: tf.Tensor) -> tf.Tensor:
+    def gradient(*args: Any, upstream: Tensor | None = None) -> Tensor:
         # d/d(dy) = 2.5 root dy (likewise dx); each difference adds to its corner pixel and takes from
         # its neighbour. Written with pads, as TensorFlow's own gradient of the slices (StridedSliceGrad)
         # took 6-12x longer on its own: 4.6 ms against 0.7 ms at 256x256, 13.8 against 1.1 ms at 512x384.
-        along_y, along_x = 2.5 * upstream * root * dy, 2.5 * upstream * root * dx
+        scale = 2.5 * _upstream(args, upstream) * root
+        along_y, along_x = scale * dy, scale * dx
 
-        def at(t: tf.Tensor, top: int, left: int) -> tf.Tensor:
-            return tf.pad(t, [[0, 0]] * (t.shape.rank - 3) + [[top, 1 - top], [left, 1 - left], [0, 0]])
+        def at(t: Tensor, top: int, left: int) -> Tensor:
+            return ops.pad(t, [[0, 0]] * (len(t.shape) - 3) + [[top, 1 - top], [left, 1 - left], [0, 0]])
 
         return at(along_y + along_x, 0, 0) - at(along_y, 1, 0) - at(along_x, 0, 1)
 
-    return tf.reduce_sum(squares * root), gradient
+    return ops.sum(squares * root), gradient
 
 
-def tv_loss(image: tf.Tensor) -> tf.Tensor:
+def tv_loss(image: Tensor) -> Tensor:
     """Total variation: sum of (dy^2 + dx^2)^1.25 over all pixels but the last row and column."""
     return _tv_sum(image)
 
@@ -100,14 +121,14 @@ REFERENCE_PIXELS = 512 * 384
 STYLE_REFERENCE = 3e10
 
 
-def content_mean_loss(target: tf.Tensor, output: tf.Tensor, pixels: int,
-                      reference: int = REFERENCE_PIXELS) -> tf.Tensor:
+def content_mean_loss(target: Tensor, output: Tensor, pixels: int,
+                      reference: int = REFERENCE_PIXELS) -> Tensor:
     """Content loss as a mean over the layer's elements, times their count at the reference size."""
-    elements = tf.cast(tf.size(output), output.dtype) * (reference / pixels)
-    return tf.reduce_mean(tf.square(output - target)) * elements
+    elements = prod(output.shape) * (reference / pixels)
+    return ops.mean(ops.square(output - target)) * elements
 
 
-def tv_loss_per_length(image: tf.Tensor, reference: int = REFERENCE_PIXELS) -> tf.Tensor:
+def tv_loss_per_length(image: Tensor, reference: int = REFERENCE_PIXELS) -> Tensor:
     """Total variation as a mean over pixels, differences per unit of image length.
 
     Upsampling an image 2x halves its pixel differences; scaling them by the image's side keeps
@@ -116,12 +137,12 @@ def tv_loss_per_length(image: tf.Tensor, reference: int = REFERENCE_PIXELS) -> t
     """
     height, width = image.shape[-3], image.shape[-2]
     # Differences scaled by s scale each element by s^2.5; the mean is over (h-1)(w-1) of every channel.
-    elements = image.shape.num_elements() // (height * width) * (height - 1) * (width - 1)
+    elements = prod(image.shape) // (height * width) * (height - 1) * (width - 1)
     scale = (height * width / reference) ** 1.25 / elements
     return _tv_sum(image) * (scale * 3 * reference)
 
 
-def gram_relative_loss(target_gram: tf.Tensor, output: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+def gram_relative_loss(target_gram: Tensor, output: Tensor, mask: Tensor | None = None) -> Tensor:
     """Style loss as a fraction of the target: sum((G - A)^2) / sum(A^2), times STYLE_REFERENCE.
 
     Gatys et al.'s 1 / (4 N^2 M^2) removes a layer's size but not how strongly it fires, and a
@@ -129,8 +150,8 @@ def gram_relative_loss(target_gram: tf.Tensor, output: tf.Tensor, mask: tf.Tenso
     field): that style term fell to 0.3x under 2x upsampling. Taken relative to the target Gram,
     size and strength cancel (0.98x).
     """
-    norm = tf.maximum(tf.norm(target_gram), 1e-12)  # divided before squaring: no float32 overflow
-    return STYLE_REFERENCE * tf.reduce_sum(tf.square((masked_gram(output, mask) - target_gram) / norm))
+    norm = ops.maximum(ops.norm(target_gram), 1e-12)  # divided before squaring: no float32 overflow
+    return STYLE_REFERENCE * ops.sum(ops.square((masked_gram(output, mask) - target_gram) / norm))
 
 
 @dataclass(frozen=True)
@@ -144,7 +165,7 @@ class StyleTarget:
     """
 
     stats: Mapping[str, Any]
-    masks: Mapping[str, tf.Tensor] | None = None
+    masks: Mapping[str, Tensor] | None = None
     share: float = 1.0
 
     @property
@@ -162,15 +183,15 @@ class TemporalTarget:
     check, 0 on pixels that were hidden in the previous frame or sit on a motion boundary.
     """
 
-    image: tf.Tensor
-    weights: tf.Tensor
+    image: Tensor
+    weights: Tensor
 
 
-def temporal_loss(image: tf.Tensor, target: TemporalTarget, normalization: str = "chapter",
-                  reference: int = REFERENCE_PIXELS) -> tf.Tensor:
+def temporal_loss(image: Tensor, target: TemporalTarget, normalization: str = "chapter",
+                  reference: int = REFERENCE_PIXELS) -> Tensor:
     """Ruder et al.'s short-term temporal loss: sum of c * (x - w)^2 over pixels and channels, w the warped
     previous frame and c its weights. size_invariant: a mean, times the reference's element count, as TV."""
-    squared = target.weights * tf.square(image - target.image)
+    squared = target.weights * ops.square(image - target.image)
     if normalization == "size_invariant":
-        return tf.reduce_mean(squared) * (3 * reference)
-    return tf.reduce_sum(squared)
+        return ops.mean(squared) * (3 * reference)
+    return ops.sum(squared)

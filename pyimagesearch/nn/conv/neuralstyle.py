@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 from . import losses
 from .evaluator import Evaluator, Observer
 from .features import check_backend, deprocess_bgr, preprocess_rgb
 from .images import ImageSource, load_rgb
+from .losses import Tensor
 from .picture import Callback, Front, paint_picture
 from .run_context import RunContext
 from .run_plan import plan_run
@@ -35,7 +35,7 @@ class NeuralStyle:
     """
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        check_backend()
+        check_backend(settings.get("backend"))
         self.plan = plan_run(settings)  # every check of the user's input, before the network loads
         self.run = RunContext.build(self.plan)
         self.observers: list[Observer] = []
@@ -75,19 +75,19 @@ class NeuralStyle:
         """A VGG-space image (any shape holding h*w*3 values) as uint8 BGR for cv2.imwrite."""
         return deprocess_bgr(image, self.dims)
 
-    def gramMat(self, X: tf.Tensor) -> tf.Tensor:
+    def gramMat(self, X: Tensor) -> Tensor:
         """Gram matrix of one (h, w, c) feature map."""
         return losses.gram_matrix(X)
 
-    def featureReconLoss(self, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    def featureReconLoss(self, a: Tensor, b: Tensor) -> Tensor:
         """Content loss: sum of squared differences."""
         return losses.feature_recon_loss(a, b)
 
-    def styleReconLoss(self, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    def styleReconLoss(self, a: Tensor, b: Tensor) -> Tensor:
         """Style loss between two (h, w, c) feature maps, scaled by 1 / (2*3*h*w)^2."""
         return losses.style_recon_loss(a, b, *self.dims)
 
-    def tvLoss(self, X: tf.Tensor) -> tf.Tensor:
+    def tvLoss(self, X: Tensor) -> Tensor:
         """Total-variation loss of a (1, h, w, 3) image."""
         return losses.tv_loss(X)
 

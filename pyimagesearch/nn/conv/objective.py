@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-import tensorflow as tf
+from keras import ops
 
 from . import losses
-from .losses import REFERENCE_PIXELS, StyleTarget, TemporalTarget
+from .losses import REFERENCE_PIXELS, StyleTarget, TemporalTarget, Tensor, add_all
 from .settings import as_list
 from .style_losses import STYLE_LOSSES
 
@@ -23,26 +23,26 @@ from .style_losses import STYLE_LOSSES
 class TermInputs(NamedTuple):
     """What one evaluation hands every term."""
 
-    image: tf.Tensor  # (1, h, w, 3), VGG space
-    features: Mapping[str, tf.Tensor]  # layer -> (1, h_l, w_l, c) activations of image
-    content_targets: Mapping[str, tf.Tensor]  # content layer -> activations to match
+    image: Tensor  # (1, h, w, 3), VGG space
+    features: Mapping[str, Tensor]  # layer -> (1, h_l, w_l, c) activations of image
+    content_targets: Mapping[str, Tensor]  # content layer -> activations to match
     style_targets: Sequence[StyleTarget]  # one per region
     temporal: TemporalTarget | None  # a video frame's hold on the frame before
     final_pixels: int  # pixels of the finished picture (a coarser scale's loss is taken as at that size)
-    seed: tf.Tensor  # two int32: the round's, for terms that draw at random (sliced style loss)
+    seed: Tensor  # two int32: the round's, for terms that draw at random (sliced style loss)
 
 
-def _one(batch: tf.Tensor) -> tf.Tensor:
-    # The batch's one feature map, by squeezing: the gradient of [0] (StridedSliceGrad) copies every
-    # feature map into zeros (12-23 ms of op time at 256x256; about 4 % more peak memory at 1024x768).
-    return tf.squeeze(batch, 0)
+def _one(batch: Tensor) -> Tensor:
+    # The batch's one feature map, by squeezing: on TensorFlow the gradient of [0] (StridedSliceGrad) copies
+    # every feature map into zeros (12-23 ms of op time at 256x256; about 4 % more peak memory at 1024x768).
+    return ops.squeeze(batch, 0)
 
 
-def _mix(terms: list[tf.Tensor], layer_weights: tuple[float, ...] | None) -> tf.Tensor:
+def _mix(terms: list[Tensor], layer_weights: tuple[float, ...] | None) -> Tensor:
     # Equal weights are the chapter's mean over layers.
     if layer_weights is None:
-        return tf.add_n(terms) / len(terms)
-    return tf.add_n([w * t for w, t in zip(layer_weights, terms, strict=True)])
+        return add_all(terms) / len(terms)
+    return add_all([w * t for w, t in zip(layer_weights, terms, strict=True)])
 
 
 def _reference(objective: Objective, inputs: TermInputs) -> int | None:
@@ -53,7 +53,7 @@ def _reference(objective: Objective, inputs: TermInputs) -> int | None:
     return None if inputs.final_pixels == height * width else inputs.final_pixels
 
 
-def content_term(objective: Objective, inputs: TermInputs) -> tf.Tensor:
+def content_term(objective: Objective, inputs: TermInputs) -> Tensor:
     """The content layers' activations against the photo's (a weighted mean over layers)."""
     reference, (height, width) = _reference(objective, inputs), inputs.image.shape[1:3]
     parts = [losses.feature_recon_loss(target, _one(inputs.features[layer])) if reference is None else
@@ -62,30 +62,30 @@ def content_term(objective: Objective, inputs: TermInputs) -> tf.Tensor:
     return _mix(parts, objective.content_layer_weights)
 
 
-def style_term(objective: Objective, inputs: TermInputs) -> tf.Tensor:
+def style_term(objective: Objective, inputs: TermInputs) -> Tensor:
     """The style layers' statistics against the paintings' (style_loss), summed over regions, a weighted mean
     over layers."""
     loss, dims = STYLE_LOSSES[objective.style_loss], tuple(inputs.image.shape[1:3])
     relative = objective.normalization == "size_invariant" or objective.style_loss != "gram"
 
-    def region(target: StyleTarget, index: int, layer: str) -> tf.Tensor:
+    def region(target: StyleTarget, index: int, layer: str) -> Tensor:
         mask = None if target.masks is None else target.masks[layer]
         value = loss.distance(target.stats[layer], _one(inputs.features[layer]), mask, objective.normalization,
                               dims, inputs.seed, index)
         return target.share * value if relative else value  # a relative error per region counts by its share
 
-    parts = [tf.add_n([region(t, i, layer) for t in inputs.style_targets])
+    parts = [add_all([region(t, i, layer) for t in inputs.style_targets])
              for i, layer in enumerate(objective.style_layers)]
     return _mix(parts, objective.style_layer_weights)
 
 
-def tv_term(objective: Objective, inputs: TermInputs) -> tf.Tensor:
+def tv_term(objective: Objective, inputs: TermInputs) -> Tensor:
     """Total variation of the image (its smoothness)."""
     reference = _reference(objective, inputs)
     return losses.tv_loss(inputs.image) if reference is None else losses.tv_loss_per_length(inputs.image, reference)
 
 
-def temporal_term(objective: Objective, inputs: TermInputs) -> tf.Tensor | None:
+def temporal_term(objective: Objective, inputs: TermInputs) -> Tensor | None:
     """A video frame against the frame before, warped along the flow, where the flow is trusted."""
     if inputs.temporal is None:
         return None
@@ -98,7 +98,7 @@ class LossTerm:
 
     name: str
     weight_key: str
-    compute: Callable[[Objective, TermInputs], tf.Tensor | None]
+    compute: Callable[[Objective, TermInputs], Tensor | None]
 
 
 TERMS: tuple[LossTerm, ...] = (
@@ -148,7 +148,7 @@ class Objective:
         return replace(self, term_weights=tuple((name, float(weights.get(name, weight)))
                                                 for name, weight in self.term_weights))
 
-    def terms(self, inputs: TermInputs) -> dict[str, tf.Tensor]:
+    def terms(self, inputs: TermInputs) -> dict[str, Tensor]:
         """Each term that applies here, weighted, by name."""
         weighted = {}
         for name, weight in self.term_weights:

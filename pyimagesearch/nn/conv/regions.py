@@ -18,7 +18,6 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 from PIL import Image, ImageColor
 
 from .errors import ImageError, SettingsError
@@ -120,11 +119,16 @@ def check_regions(s: Mapping[str, Any], dims: tuple[int, int], style_masks: Sequ
                              f"'{describe(styles[i])}' would give no style")
 
 
-def _at_layer(mask: np.ndarray | None, shape: Sequence[int]) -> tf.Tensor | None:
-    """A mask brought down by area to a layer's (h_l, w_l) grid."""
+def _at_layer(mask: np.ndarray | None, shape: Sequence[int]) -> np.ndarray | None:
+    """A mask brought down by area to a layer's (h_l, w_l) grid: each cell the mean of the pixels it covers
+    (PIL's box filter, the same on every backend), as float32."""
     if mask is None:
         return None
-    return tf.image.resize(tf.constant(mask[None, ..., None]), tuple(shape), method="area")[0, ..., 0]
+    (height, width) = (int(shape[0]), int(shape[1]))
+    if mask.shape == (height, width):
+        return np.asarray(mask, np.float32)
+    return np.asarray(Image.fromarray(np.asarray(mask, np.float32), "F").resize((width, height),
+                                                                                  Image.Resampling.BOX), np.float32)
 
 
 def _windows(length: int, window: int, margin: int) -> list[tuple[int, int, int, int]]:
@@ -172,7 +176,7 @@ def style_statistics(model: keras.Model, rgb: np.ndarray, layers: Sequence[str],
                 ry, rx = _core((y0, y1), (wy0, wy1), fh), _core((x0, x1), (wx0, wx1), fw)
                 core = features[layer][0, ry, rx]
                 m = None if mask is None else _at_layer(mask[wy0:wy1, wx0:wx1], (fh, fw))[ry, rx]
-                here = float(core.shape[0] * core.shape[1]) if m is None else float(tf.reduce_sum(m))
+                here = float(core.shape[0] * core.shape[1]) if m is None else float(np.sum(m))
                 measured = loss.measure(core, m)
                 parts[layer] = measured if parts[layer] is None else loss.pool(parts[layer], measured, mass[layer],
                                                                                here)
@@ -181,7 +185,7 @@ def style_statistics(model: keras.Model, rgb: np.ndarray, layers: Sequence[str],
 
 
 def gram_densities(model: keras.Model, rgb: np.ndarray, layers: Sequence[str], mask: np.ndarray | None = None,
-                   window: int | None = None, margin: int = 96) -> dict[str, tuple[tf.Tensor, float]]:
+                   window: int | None = None, margin: int = 96) -> dict[str, tuple[Any, float]]:
     """Per layer: (Gram matrix of an image's features, over its mask if given; the pixel mass it sums over)."""
     taken = style_statistics(model, rgb, layers, mask, window, margin)
     return {layer: (parts[0], mass) for layer, (parts, mass) in taken.items()}
@@ -201,7 +205,7 @@ def region_targets(styles: Sequence[StyleStatistics], blend: Sequence[float] | N
         weights = [blend[i] / sum(blend[j] for j in region.styles) for i in region.styles]
         stats: dict[str, Any] = {}
         for layer in layers:
-            out = float(np.prod(layer_shapes[layer])) if masks[layer] is None else float(tf.reduce_sum(masks[layer]))
+            out = float(np.prod(layer_shapes[layer])) if masks[layer] is None else float(np.sum(masks[layer]))
             stats[layer] = loss.target([styles[i][layer][0] for i in region.styles],
                                        [styles[i][layer][1] for i in region.styles], weights, out)
         share = 1.0 if region.mask is None else float(region.mask.mean())

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from . import losses
-from .device import describe_device
+from .device import describe_backend
 from .features import Network, preprocess_rgb
 from .images import ImageSource, load_rgb
 from .optimizers import OptimizerChoice
@@ -74,7 +74,7 @@ class RunContext:
         s = plan.settings
         tell = report or (lambda line: say(line, s["quiet"]))
         network = Network(s["net"], weights_source(s["weights"]), plan.layers, s["pooling"], s["precision"])
-        tell(f"[INFO] running on {describe_device()}")
+        tell(f"[INFO] running on {describe_backend()}")
         tell(f"[INFO] loading network {network.net} (weights: {network.weights})...")
         tiling = None if s["tile_size"] is None else Tiling(s["tile_size"], plan.overlap, s["tile_passes"])
         return cls(plan, network, network.build(), Objective.from_settings(s), OptimizerChoice.from_settings(s),

@@ -53,13 +53,14 @@ def run_record(settings: Any, maxEvals: int, weights: str, seed_drawn: bool = Fa
     iteration's weighted loss terms by name) fill in as the iterations finish. seed_drawn: the seed was drawn
     for this run (the setting was None)."""
     import keras
-    import tensorflow as tf
+
+    from .backends import active, entry
 
     values = {key: _json_ready(value) for key, value in settings.items()}
     return {"settings": {**values, "weights": weights}, "max_evals": maxEvals, "seed_drawn": seed_drawn,
             "files": input_files(settings),
-            "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
-                         "keras": keras.__version__}, "losses": [], "terms": []}
+            "versions": {"python": platform.python_version(), "keras": keras.__version__, "backend": active(),
+                         **entry().versions()}, "losses": [], "terms": []}
 
 
 def input_files(settings: Any) -> dict[str, str]:

@@ -28,6 +28,7 @@ NORMALIZATIONS = ("chapter", "size_invariant")  # the modes objective.py's terms
 STYLE_LOSSES = ("gram", "w2", "sliced")  # style_losses.STYLE_LOSSES, named here without loading TensorFlow
 POOLINGS = ("max", "avg")
 PRECISIONS = ("float32", "bfloat16")
+BACKENDS = ("tensorflow", "torch", "jax")  # Keras 3's; backends/ has an entry for each
 INITS = ("noise", "content", "style")  # or an image
 FLOWS = ("dis", "farneback")  # OpenCV's optical flows (video.py)
 
@@ -246,6 +247,10 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("precision", "float32", "the network's arithmetic: 'float32', or 'bfloat16' (16-bit network, "
             "Gram matrices and losses still float32; faster where the CPU or GPU has bfloat16 units)", _choice,
             choices=PRECISIONS),
+    Setting("backend", None, "the Keras backend that runs the network: 'tensorflow' (the default), 'torch' (NVIDIA, "
+            "AMD and Apple GPUs, Windows) or 'jax'; None: KERAS_BACKEND's, else tensorflow. Keras picks it once, "
+            "when first imported: the scripts read --backend before it loads", _choice, choices=BACKENDS,
+            optional=True, shapes_picture=False),
     Setting("content_layer", "block4_conv2", "network layer(s) whose activations the output must match",
             _one_or_more_names, many="LAYER"),
     Setting("style_layers", ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"],

@@ -18,19 +18,21 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from . import losses
+from .backends import entry
 from .colors import luminance_transfer
 from .features import IMAGENET_BGR_MEAN, deprocess_bgr, preprocess_rgb
-from .losses import StyleTarget
+from .losses import StyleTarget, Tensor, add_all
 from .objective import Objective, TermInputs
 from .regions import Region, StyleStatistics, region_targets, style_statistics
 
 __all__ = ["Objective", "Stage", "build_stage", "enlarge", "rgb_picture"]
 
-# (image (1, h, w, 3) float32, the round's number) -> (total loss, its gradient, {term name: weighted term})
-LossFunction = Callable[[tf.Tensor, int], tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]]
+# (image (1, h, w, 3) float32, the round's number) -> (total loss, its gradient, {term name: weighted term}),
+# as tensors of the backend Keras runs on.
+LossFunction = Callable[[Tensor, int], tuple[Tensor, Tensor, dict[str, Tensor]]]
 
 
 @dataclass(frozen=True)
@@ -41,14 +43,14 @@ class Stage:
     contentRGB: np.ndarray  # (h, w, 3) float32 RGB in [0, 255]
     content: np.ndarray  # the same as a (1, h, w, 3) VGG batch
     styles: tuple[np.ndarray, ...]  # the style images as used, RGB, each at its own size
-    contentTargets: Mapping[str, tf.Tensor]  # content layer -> activations to match
+    contentTargets: Mapping[str, Tensor]  # content layer -> activations to match
     styleTargets: tuple[StyleTarget, ...]  # per region: style layer -> what to match (regions.py)
     final_pixels: int  # pixels of the finished picture: a coarser stage's loss is taken as at that size
     evaluate: LossFunction
     temporal: losses.TemporalTarget | None = None  # a video frame's hold on the frame before (video.py)
 
     @property
-    def styleGrams(self) -> Mapping[str, tf.Tensor]:
+    def styleGrams(self) -> Mapping[str, Tensor]:
         """The chapter's targets: style layer -> Gram matrix (of the first region, when there are several)."""
         return self.styleTargets[0].grams
 
@@ -77,21 +79,30 @@ def _compiled_loss(model: keras.Model, objective: Objective, dims: tuple[int, in
     else:
         while len(functions) >= _TRACES_KEPT:
             del functions[next(iter(functions))]
-        network = weakref.ref(model)  # the cache must not keep the model it is keyed by alive
-
-        def loss_and_gradient(image: tf.Tensor, content_targets: Mapping[str, tf.Tensor], targets: Any,
-                              previous: Any, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+        def loss(network: Callable[[Tensor], Mapping[str, Tensor]], image: Tensor,
+                 content_targets: Mapping[str, Tensor], targets: Any, previous: Any,
+                 seed: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
             regions = [StyleTarget(stats, masks, share) for stats, masks, share in targets]
             temporal = None if previous is None else losses.TemporalTarget(*previous)
-            with tf.GradientTape() as tape:
-                tape.watch(image)
-                terms = objective.terms(TermInputs(image, network()(image), content_targets, regions, temporal,
-                                                   final_pixels, seed))
-                total = tf.add_n(list(terms.values()))
-            return total, tape.gradient(total, image), terms
+            terms = objective.terms(TermInputs(image, network(image), content_targets, regions, temporal,
+                                               final_pixels, seed))
+            return add_all(list(terms.values())), terms
 
-        functions[key] = tf.function(loss_and_gradient)
+        # The value and its gradient with respect to the image: the backend's own way (backends/). The
+        # cache must not keep the model it is keyed by alive: the backend gets it through a weak reference.
+        functions[key] = entry().compile_loss(weakref.ref(model), loss)
     return functions[key]
+
+
+def _tensor(value: Any) -> Tensor:
+    """A float32 tensor of the active backend (NumPy, a Python number or a tensor; nested targets as they are)."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(_tensor(v) for v in value)
+    return ops.convert_to_tensor(np.float32(value) if isinstance(value, float) else value)
+
+
+def _tensors(values: Mapping[str, Any]) -> dict[str, Tensor]:
+    return {key: _tensor(value) for key, value in values.items()}
 
 
 def build_stage(model: keras.Model, objective: Objective, contentRGB: np.ndarray, styles: Sequence[np.ndarray],
@@ -121,14 +132,15 @@ def build_stage(model: keras.Model, objective: Objective, contentRGB: np.ndarray
                                    objective.style_loss))
     compiled = _compiled_loss(model, objective, dims, final_pixels, temporal is not None)
     # As tensors: a Python number would be part of the trace's key, and every region share a new trace.
-    packed = tuple((dict(t.stats), None if t.masks is None else dict(t.masks), tf.constant(t.share, tf.float32))
+    packed = tuple((_tensors(t.stats), None if t.masks is None else _tensors(t.masks), _tensor(t.share))
                    for t in targets)
-    previous = None if temporal is None else (temporal.image, temporal.weights)
+    previous = None if temporal is None else (_tensor(temporal.image), _tensor(temporal.weights))
 
-    def evaluate(image: tf.Tensor, round: int = 0) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+    def evaluate(image: Tensor, round: int = 0) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         # The round's number seeds what a term draws at random (sliced's directions): fixed within a round,
         # as L-BFGS needs, new in the next. A tensor: a new round is no new trace.
-        return compiled(image, dict(content_targets), packed, previous, tf.constant([round, 0], tf.int32))
+        return compiled(ops.convert_to_tensor(image, "float32"), dict(content_targets), packed, previous,
+                        ops.convert_to_tensor(np.array([round, 0], np.int32)))
 
     return Stage(dims, _frozen(contentRGB), _frozen(content), tuple(_frozen(s) for s in styles), content_targets,
                  targets, final_pixels, evaluate, temporal)
@@ -164,5 +176,5 @@ _BAND = 256  # rows converted at once by rgb_picture
 def enlarge(X: np.ndarray, dims: tuple[int, int], to: tuple[int, int], dtype: Any = np.float64) -> np.ndarray:
     """A flat VGG-space image of size dims, resized (bicubic) to `to`, as a (1, h, w, 3) batch of dtype
     (float64 for L-BFGS; float32 for a tiled scale's picture, which is never copied to float64)."""
-    coarse = tf.constant(np.reshape(X, (1, *dims, 3)), tf.float32)
-    return tf.image.resize(coarse, to, method="bicubic").numpy().astype(dtype, copy=False)
+    coarse = ops.convert_to_tensor(np.reshape(X, (1, *dims, 3)).astype(np.float32))
+    return ops.convert_to_numpy(ops.image.resize(coarse, to, interpolation="bicubic")).astype(dtype, copy=False)

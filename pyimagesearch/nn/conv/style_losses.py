@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from .losses import gram_loss, gram_relative_loss, masked_gram
+from .backends import entry
+from .losses import Tensor, add_all, gram_loss, gram_relative_loss, masked_gram
 
 # The constant in front of each distance, per normalisation: the sample pair (tubingen.jpg, starry_night.jpg)
 # at 512x384 px with the photo itself as the picture has the same style term under each style loss, so the
@@ -46,8 +47,8 @@ SLICED_VALUES = 2**20
 SLICED_DIRECTIONS = 64
 
 
-def _flat(features: tf.Tensor) -> tf.Tensor:
-    return tf.reshape(features, (-1, features.shape[-1]))
+def _flat(features: Tensor) -> Tensor:
+    return ops.reshape(features, (-1, features.shape[-1]))
 
 
 def sample_rows(channels: int) -> int:
@@ -80,7 +81,7 @@ class GramLoss:
 
     name: str = "gram"
 
-    def measure(self, features: tf.Tensor, mask: tf.Tensor | None) -> tuple[tf.Tensor, ...]:
+    def measure(self, features: Tensor, mask: Tensor | None) -> tuple[Tensor, ...]:
         return (masked_gram(features, mask),)
 
     def pool(self, a: tuple[Any, ...], b: tuple[Any, ...], mass_a: float, mass_b: float) -> tuple[Any, ...]:
@@ -88,13 +89,13 @@ class GramLoss:
         return _sums(a, b)
 
     def target(self, parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
-               out_mass: float) -> tf.Tensor:
+               out_mass: float) -> Tensor:
         # A Gram matrix sums over pixels: each painting's is brought to the region's pixel mass, then blended.
-        return tf.add_n([w * (out_mass / max(m, 1e-6)) * tf.convert_to_tensor(p[0])
+        return add_all([w * (out_mass / max(m, 1e-6)) * ops.convert_to_tensor(p[0])
                          for p, m, w in zip(parts, masses, weights, strict=True)])
 
-    def distance(self, target: Any, output: tf.Tensor, mask: tf.Tensor | None, normalization: str,
-                 dims: tuple[int, int], seed: tf.Tensor, layer: int) -> tf.Tensor:
+    def distance(self, target: Any, output: Tensor, mask: Tensor | None, normalization: str,
+                 dims: tuple[int, int], seed: Tensor, layer: int) -> Tensor:
         if normalization == "size_invariant":
             return gram_relative_loss(target, output, mask)
         # the chapter's needs no final-size rescaling: Gatys et al.'s 1 / (4 N^2 M^2) up to a constant
@@ -107,67 +108,74 @@ class W2Loss:
 
     name: str = "w2"
 
-    def measure(self, features: tf.Tensor, mask: tf.Tensor | None) -> tuple[tf.Tensor, ...]:
+    def measure(self, features: Tensor, mask: Tensor | None) -> tuple[Tensor, ...]:
         flat = _flat(features)
-        total = tf.reduce_sum(flat if mask is None else flat * tf.reshape(mask, (-1, 1)), axis=0)
+        total = ops.sum(flat if mask is None else flat * ops.reshape(mask, (-1, 1)), axis=0)
         return total, masked_gram(features, mask)
 
     def pool(self, a: tuple[Any, ...], b: tuple[Any, ...], mass_a: float, mass_b: float) -> tuple[Any, ...]:
         return _sums(a, b)
 
     def target(self, parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
-               out_mass: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+               out_mass: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         # The blend's first and second moments are the paintings' blended (a mixture's).
         mean, second = _blend(parts, masses, weights, 0), _blend(parts, masses, weights, 1)
         cov = second - np.outer(mean, mean)
         values, vectors = np.linalg.eigh((cov + cov.T) / 2)
         root = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
         scale = max(float(np.trace(second)), 1e-12)  # the painting's mean squared feature
-        return tuple(tf.constant(a, tf.float32) for a in (mean, cov, root, scale))
+        return tuple(ops.convert_to_tensor(np.asarray(a, np.float32)) for a in (mean, cov, root, scale))
 
-    def distance(self, target: Any, output: tf.Tensor, mask: tf.Tensor | None, normalization: str,
-                 dims: tuple[int, int], seed: tf.Tensor, layer: int) -> tf.Tensor:
+    def distance(self, target: Any, output: Tensor, mask: Tensor | None, normalization: str,
+                 dims: tuple[int, int], seed: Tensor, layer: int) -> Tensor:
         mean_s, cov_s, root_s, scale = target
         flat = _flat(output)
         if mask is None:
-            mass = tf.cast(tf.shape(flat)[0], flat.dtype)
-            mean = tf.reduce_mean(flat, axis=0)
+            mass = float(flat.shape[0])
+            mean = ops.mean(flat, axis=0)
         else:
-            weights = tf.reshape(mask, (-1, 1))
-            mass = tf.maximum(tf.reduce_sum(weights), 1e-6)
-            mean = tf.reduce_sum(flat * weights, axis=0) / mass
+            weights = ops.reshape(mask, (-1, 1))
+            mass = ops.maximum(ops.sum(weights), 1e-6)
+            mean = ops.sum(flat * weights, axis=0) / mass
         cov = masked_gram(output, mask) / mass - mean[:, None] * mean[None, :]
         between = root_s @ cov @ root_s
         # tr of the root of a symmetric PSD matrix: the sum of the roots of its eigenvalues; the floor keeps
         # the gradient of a root finite where an eigenvalue is (numerically) zero.
-        values = tf.linalg.eigvalsh((between + tf.transpose(between)) / 2)
-        roots = tf.reduce_sum(tf.sqrt(tf.maximum(values, 1e-8 * scale)))
-        w2 = tf.reduce_sum(tf.square(mean - mean_s)) + tf.linalg.trace(cov) + tf.linalg.trace(cov_s) - 2 * roots
-        return W2_SCALE[normalization] * tf.maximum(w2, 0.0) / scale
+        values = ops.eigh((between + ops.transpose(between)) / 2)[0]
+        roots = ops.sum(ops.sqrt(ops.maximum(values, 1e-8 * scale)))
+        w2 = ops.sum(ops.square(mean - mean_s)) + ops.trace(cov) + ops.trace(cov_s) - 2 * roots
+        return W2_SCALE[normalization] * ops.maximum(w2, 0.0) / scale
 
 
-def directions(channels: int, seed: tf.Tensor, layer: int) -> tf.Tensor:
+def directions(channels: int, seed: Tensor, layer: int) -> Tensor:
     """(channels, k) unit vectors drawn from the round's seed (two int32) and the layer's index."""
     count = min(channels, SLICED_DIRECTIONS)
-    drawn = tf.random.stateless_normal((channels, count), seed + tf.constant([0, 7919], tf.int32) * layer)
-    return drawn / tf.norm(drawn, axis=0, keepdims=True)
+    drawn = entry().normal((channels, count), seed + ops.convert_to_tensor([0, 7919 * layer], "int32"))
+    return drawn / ops.norm(drawn, axis=0, keepdims=True)
 
 
-def quantiles(ordered: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
-    """(k, m) values sorted along each row -> (k, count): each row's quantile function at the midpoints of
-    `count` equal steps, interpolated linearly (the painting has m samples, the picture count pixels)."""
-    m = tf.shape(ordered)[1]
-    at = (tf.range(count, dtype=tf.float32) + 0.5) * tf.cast(m, tf.float32) / tf.cast(count, tf.float32) - 0.5
-    at = tf.clip_by_value(at, 0.0, tf.cast(m - 1, tf.float32))
-    low = tf.cast(tf.floor(at), tf.int32)
-    high = tf.minimum(low + 1, m - 1)
-    frac = at - tf.cast(low, tf.float32)
-    return tf.gather(ordered, low, axis=1) * (1 - frac) + tf.gather(ordered, high, axis=1) * frac
+def quantiles(ordered: Tensor, count: int | Tensor, length: int | None = None) -> Tensor:
+    """(k, m) values sorted along each row -> (k, length): each row's quantile function at the midpoints of
+    `count` equal steps, interpolated linearly (the painting has m samples, the picture count pixels).
+    length (default count): how many steps are taken; past count (a region's pixel count, a tensor, within a
+    picture of length pixels) the values are not used."""
+    m = int(ordered.shape[1])
+    length = count if length is None else length
+    at = (ops.arange(length, dtype="float32") + 0.5) * float(m) / ops.cast(count, "float32") - 0.5
+    at = ops.clip(at, 0.0, float(m - 1))
+    low = ops.cast(ops.floor(at), "int32")
+    high = ops.minimum(low + 1, m - 1)
+    frac = at - ops.cast(low, "float32")
+    return ops.take(ordered, low, axis=1) * (1 - frac) + ops.take(ordered, high, axis=1) * frac
 
 
-def _sorted(values: tf.Tensor) -> tf.Tensor:
-    # argsort and gather rather than sort: the same values and gradient, 30 % faster on the CPU.
-    return tf.gather(values, tf.argsort(values, axis=1), batch_dims=1)
+def _sorted(values: Tensor) -> Tensor:
+    # argsort and gather rather than sort: the same values and gradient, 30 % faster on TensorFlow's CPU.
+    return ops.take_along_axis(values, ops.argsort(values, axis=1), axis=1)
+
+
+# Where a region leaves a pixel out, its projections are set to this before sorting, so they sort last.
+_LEFT_OUT = 1e30
 
 
 @dataclass(frozen=True)
@@ -176,10 +184,10 @@ class SlicedLoss:
 
     name: str = "sliced"
 
-    def measure(self, features: tf.Tensor, mask: tf.Tensor | None) -> tuple[np.ndarray, ...]:
-        flat = _flat(features).numpy()
+    def measure(self, features: Tensor, mask: Tensor | None) -> tuple[np.ndarray, ...]:
+        flat = ops.convert_to_numpy(_flat(features))
         if mask is not None:
-            flat = flat[np.reshape(np.asarray(mask), -1) >= 0.5]
+            flat = flat[np.reshape(ops.convert_to_numpy(mask), -1) >= 0.5]
         return (_subsample(flat, sample_rows(flat.shape[1])),)
 
     def pool(self, a: tuple[Any, ...], b: tuple[Any, ...], mass_a: float, mass_b: float) -> tuple[Any, ...]:
@@ -193,27 +201,37 @@ class SlicedLoss:
         return (np.concatenate([_subsample(rows_a, from_a, 1), _subsample(rows_b, count - from_a, 2)]),)
 
     def target(self, parts: Sequence[tuple[Any, ...]], masses: Sequence[float], weights: Sequence[float],
-               out_mass: float) -> tuple[tuple[tf.Tensor, ...], tf.Tensor]:
-        kept = tuple(tf.constant(np.asarray(p[0], np.float32)) for p in parts)
-        return kept, tf.constant(np.asarray(weights, np.float32) / sum(weights))
+               out_mass: float) -> tuple[tuple[Tensor, ...], Tensor]:
+        kept = tuple(ops.convert_to_tensor(np.asarray(p[0], np.float32)) for p in parts)
+        return kept, ops.convert_to_tensor(np.asarray(weights, np.float32) / sum(weights))
 
-    def distance(self, target: Any, output: tf.Tensor, mask: tf.Tensor | None, normalization: str,
-                 dims: tuple[int, int], seed: tf.Tensor, layer: int) -> tf.Tensor:
+    def distance(self, target: Any, output: Tensor, mask: Tensor | None, normalization: str,
+                 dims: tuple[int, int], seed: Tensor, layer: int) -> Tensor:
         samples, weights = target
         flat = _flat(output)
-        if mask is not None:
-            flat = tf.boolean_mask(flat, tf.reshape(mask, (-1,)) >= 0.5)
         unit = directions(int(output.shape[-1]), seed, layer)
-        picture = _sorted(tf.transpose(flat @ unit))  # (k, pixels)
-        count = tf.shape(picture)[1]
-        projected = [tf.transpose(s @ unit) for s in samples]
-        painting = tf.add_n([weights[i] * quantiles(_sorted(p), count) for i, p in enumerate(projected)])
+        projected = ops.transpose(flat @ unit)  # (k, pixels)
+        pixels = int(projected.shape[1])
+        if mask is None:
+            picture, count, valid = _sorted(projected), pixels, None
+        else:
+            # A region keeps the pixels weighed at least one half. Shapes stay fixed (JAX compiles for them):
+            # the others sort last and are left out of the sum, instead of being cut away.
+            keep = ops.reshape(mask, (1, -1)) >= 0.5
+            count = ops.sum(ops.cast(keep, "float32"))
+            picture = _sorted(ops.where(keep, projected, _LEFT_OUT))
+            valid = ops.arange(pixels, dtype="float32")[None, :] < count
+            picture = ops.where(valid, picture, 0.0)
+        painted = [ops.transpose(s @ unit) for s in samples]
+        painting = add_all([weights[i] * quantiles(_sorted(p), count, pixels) for i, p in enumerate(painted)])
         # The paintings' mean squared projection (taken from their samples, so also where count is 0).
-        scale = tf.maximum(tf.add_n([weights[i] * tf.reduce_mean(tf.square(p)) for i, p in enumerate(projected)]),
-                           1e-12)
+        scale = ops.maximum(add_all([weights[i] * ops.mean(ops.square(p)) for i, p in enumerate(painted)]), 1e-12)
+        squares = ops.square(picture - painting)
+        if valid is not None:
+            squares = ops.where(valid, squares, 0.0)
         # A mean that is 0, not NaN, where a small soft region has no pixel weighed one half at a deep layer.
-        values = tf.cast(tf.maximum(tf.size(picture), 1), tf.float32)
-        return SLICED_SCALE[normalization] * tf.reduce_sum(tf.square(picture - painting)) / values / scale
+        values = ops.maximum(ops.cast(count, "float32") * float(projected.shape[0]), 1.0)
+        return SLICED_SCALE[normalization] * ops.sum(squares) / values / scale
 
 
 STYLE_LOSSES: dict[str, Any] = {loss.name: loss for loss in (GramLoss(), W2Loss(), SlicedLoss())}

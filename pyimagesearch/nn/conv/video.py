@@ -26,7 +26,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
 from .atomic import interrupts_held
 from .errors import ImageError, SettingsError
@@ -288,7 +287,7 @@ def transfer_video(settings: Mapping[str, Any], max_evals: int = 20,
     size = clip.size if not s["max_size"] or max(clip.size) <= s["max_size"] else scaled_size(clip.size,
                                                                                               s["max_size"])
     plan = plan_run({**s, "input_path": next(clip.frames(size))})  # every other check, on the first frame
-    check_backend()
+    check_backend(s["backend"])
     folder = VideoFolder(s["output_path"], {**run_record({**plan.settings, "input_path": s["input_path"]}, max_evals,
                                                          weights_source(s["weights"]), plan.seed_drawn),
                                             "frames": clip.count, "fps": clip.fps})
@@ -345,4 +344,4 @@ def held_to(previous: tuple[np.ndarray, np.ndarray], frame: np.ndarray,
     forward = optical_flow(previous[0], frame, flow)
     warped = preprocess_rgb(warp(previous[1], backward))
     weights = consistency(forward, backward)[None, ..., None]
-    return TemporalTarget(tf.constant(warped), tf.constant(weights)), warped.astype(np.float64)
+    return TemporalTarget(warped, weights.astype(np.float32)), warped.astype(np.float64)
