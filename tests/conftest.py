@@ -15,6 +15,11 @@ from PIL import Image
 
 import pyimagesearch  # noqa: F401  (before any test loads TensorFlow: the environment it asks for, as for users)
 
+# Importing JAX (Keras looks for it, and the backend tests use it) sets TF_CPP_MIN_LOG_LEVEL=1 in this process,
+# which the scripts the tests start would inherit as a user's request for TensorFlow's native log. A user's
+# shell has it unset; the scripts then set 2, as here.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
@@ -33,10 +38,27 @@ QUICK_MODULES = ("test_losses", "test_convolution", "test_device", "test_setting
                  "test_neuralstyle", "test_regions", "test_size_invariance")
 
 
+# `KERAS_BACKEND=torch python -m pytest -m portable` (or jax): the modules that check the core on whichever
+# backend Keras runs (the maths, a real transfer, regions, style losses, tiles, a video), which CI runs on
+# PyTorch and JAX besides the whole suite on TensorFlow. A test there that is about TensorFlow itself is marked
+# `tensorflow` and skipped on the others; TENSORFLOW_MODULES are about TensorFlow only.
+PORTABLE_MODULES = ("test_losses", "test_device", "test_settings", "test_images", "test_core", "test_neuralstyle",
+                    "test_regions", "test_size_invariance", "test_style_losses", "test_portable")
+TENSORFLOW_MODULES = ("test_convolution",)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import keras
+
+    on_tensorflow = keras.backend.backend() == "tensorflow"
     for item in items:
-        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in QUICK_MODULES:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else ""
+        if module in QUICK_MODULES:
             item.add_marker(pytest.mark.quick)
+        if module in PORTABLE_MODULES:
+            item.add_marker(pytest.mark.portable)
+        if not on_tensorflow and (module in TENSORFLOW_MODULES or item.get_closest_marker("tensorflow")):
+            item.add_marker(pytest.mark.skip(reason=f"about TensorFlow; Keras runs on {keras.backend.backend()}"))
 
 
 def small_copy(name: str, folder: Path, long_side: int) -> str:
@@ -116,3 +138,22 @@ def on_a_terminal(argv: list[str], timeout: float = 600) -> tuple[int, str]:
     status = proc.wait(timeout=timeout)
     os.close(main)
     return status, b"".join(chunks).decode(errors="replace")
+
+
+def tensor(value, dtype=None):
+    """A tensor of the backend Keras runs on (tests are written once for every backend)."""
+    from keras import ops
+
+    if ops.is_tensor(value):
+        return value if dtype is None else ops.cast(value, dtype)
+    array = np.asarray(value)
+    if dtype is None and array.dtype == np.float64 and not isinstance(value, np.ndarray):
+        dtype = "float32"  # a Python number or list, as tf.constant would make it
+    return ops.convert_to_tensor(array, dtype)
+
+
+def gradient(function, *xs):
+    """function(*xs) and its gradient with respect to each x, on the backend Keras runs on (backends/)."""
+    from pyimagesearch.nn.conv.backends import entry
+
+    return entry().gradient(function, *xs)

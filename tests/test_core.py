@@ -9,7 +9,6 @@ import os
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 
 from pyimagesearch.nn.conv import ImageError, NeuralStyle, SettingsError, WeightsError, features
@@ -55,8 +54,10 @@ def test_a_stage_can_be_built_from_arrays(tiny_ns):
     content = load_rgb(tiny_ns.S["input_path"])[:32, :40]
     stage = build_stage(tiny_ns.model, tiny_ns.objective, content, [tiny_ns.stage.styles[0]])
     assert stage.dims == (32, 40) and stage.final_pixels == 32 * 40
-    features_of_content = tiny_ns.model(stage.content)["block4_conv2"][0]
-    np.testing.assert_array_equal(stage.contentTargets["block4_conv2"], features_of_content)
+    features_of_content = np.asarray(tiny_ns.model(stage.content)["block4_conv2"][0])
+    # Equal on TensorFlow; PyTorch's CPU convolutions may round differently from one call to the next.
+    np.testing.assert_allclose(np.asarray(stage.contentTargets["block4_conv2"]), features_of_content, rtol=0,
+                               atol=2e-3 * np.abs(features_of_content).max())
     loss, _ = Evaluator(stage)(stage.content.astype(np.float64).ravel())
     assert loss > 0
 
@@ -301,7 +302,7 @@ def test_a_real_vgg16_run(tiny_images, tmp_path):
     image = ns.transfer(maxEvals=8)
     assert image.shape == (48, 64, 3) and ns.losses[1] < ns.losses[0]
     assert read_record(str(tmp_path / "out" / "settings.json"))["settings"]["net"] == "VGG16"
-    assert tf.reduce_all(tf.math.is_finite(ns.stage.styleGrams["block5_conv1"]))
+    assert np.isfinite(np.asarray(ns.stage.styleGrams["block5_conv1"])).all()
 
 
 def test_traces_per_network_are_capped_and_a_stage_keeps_its_own(tiny_ns):

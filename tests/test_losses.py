@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from pyimagesearch.nn.conv import losses
 from pyimagesearch.nn.conv.losses import StyleTarget
 from pyimagesearch.nn.conv.objective import Objective, TermInputs
+from tests.conftest import gradient, tensor
 
 
 def np_gram(features: np.ndarray) -> np.ndarray:
@@ -30,20 +30,20 @@ def weighted_terms(image, features, content_targets, grams, weights, content_lay
                           normalization, content_layer_weights and tuple(content_layer_weights),
                           style_layer_weights and tuple(style_layer_weights), style_loss)
     inputs = TermInputs(image, features, content_targets, [StyleTarget(grams)], None,
-                        int(image.shape[1] * image.shape[2]), tf.constant([0, 0], tf.int32))
+                        int(image.shape[1] * image.shape[2]), tensor([0, 0], "int32"))
     return objective.terms(inputs)
 
 
 def test_gram_matrix(rng):
     x = rng.normal(size=(5, 7, 4)).astype(np.float32)
-    got = losses.gram_matrix(tf.constant(x)).numpy()
+    got = np.asarray(losses.gram_matrix(tensor(x)))
     assert got.shape == (4, 4)
     np.testing.assert_allclose(got, np_gram(x.astype(np.float64)), rtol=1e-5)
 
 
 def test_feature_recon_loss(rng):
     a, b = rng.normal(size=(2, 6, 5, 8)).astype(np.float32)
-    got = losses.feature_recon_loss(tf.constant(a), tf.constant(b)).numpy()
+    got = np.asarray(losses.feature_recon_loss(tensor(a), tensor(b)))
     np.testing.assert_allclose(got, np.sum((a.astype(np.float64) - b) ** 2), rtol=1e-5)
 
 
@@ -52,14 +52,14 @@ def test_style_recon_loss_uses_image_size(rng):
     h, w = 48, 64  # the image's size, not the layer's
     want = np.sum((np_gram(b.astype(np.float64)) - np_gram(a.astype(np.float64))) ** 2)
     want /= float((2 * 3 * h * w) ** 2)
-    got = losses.style_recon_loss(tf.constant(a), tf.constant(b), h, w).numpy()
+    got = np.asarray(losses.style_recon_loss(tensor(a), tensor(b), h, w))
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 def test_gram_loss_does_not_overflow_float32_at_large_sizes():
     # Gram entries of a 2048x2048 image reach ~1e11; squared before scaling they would overflow.
     x = np.full((256, 256, 64), 300.0, np.float32)
-    got = losses.style_recon_loss(tf.zeros_like(x), tf.constant(x), 2048, 2048).numpy()
+    got = np.asarray(losses.style_recon_loss(tensor(np.zeros_like(x)), tensor(x), 2048, 2048))
     want = 64 * 64 * (256 * 256 * 300.0**2) ** 2 / float((6 * 2048 * 2048) ** 2)
     assert np.isfinite(got)
     np.testing.assert_allclose(got, want, rtol=1e-4)
@@ -67,7 +67,7 @@ def test_gram_loss_does_not_overflow_float32_at_large_sizes():
 
 def test_tv_loss(rng):
     x = rng.uniform(-128, 128, size=(1, 9, 11, 3)).astype(np.float32)
-    got = losses.tv_loss(tf.constant(x)).numpy()
+    got = np.asarray(losses.tv_loss(tensor(x)))
     np.testing.assert_allclose(got, np_tv(x.astype(np.float64)), rtol=1e-5)
 
 
@@ -87,13 +87,10 @@ def test_tv_loss_gradient_by_finite_differences(rng, shape):
     """The hand-written gradient (pads instead of TensorFlow's slice gradients), in float64 and float32."""
     x = rng.uniform(-128, 128, size=shape)
     want = np_tv_gradient(x[None] if len(shape) == 3 else x).reshape(shape)
-    for dtype, rtol in ((tf.float64, 1e-6), (tf.float32, 1e-4)):
-        image = tf.constant(x, dtype)
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            value = losses.tv_loss(image)
-        np.testing.assert_allclose(value.numpy(), np_tv(x[None] if len(shape) == 3 else x), rtol=rtol)
-        np.testing.assert_allclose(tape.gradient(value, image).numpy(), want, rtol=rtol, atol=rtol * np.abs(want).max())
+    for dtype, rtol in (("float64", 1e-6), ("float32", 1e-4)):
+        value, (grad,) = gradient(losses.tv_loss, tensor(x, dtype))
+        np.testing.assert_allclose(np.asarray(value), np_tv(x[None] if len(shape) == 3 else x), rtol=rtol)
+        np.testing.assert_allclose(np.asarray(grad), want, rtol=rtol, atol=rtol * np.abs(want).max())
 
 
 def test_tv_loss_per_length_is_the_mean_of_scaled_differences(rng):
@@ -102,17 +99,14 @@ def test_tv_loss_per_length_is_the_mean_of_scaled_differences(rng):
     scale = (9 * 11 / reference) ** 0.5  # differences per unit of the reference's length
     want = np.mean(((x[:, :-1, :-1] - x[:, 1:, :-1]) ** 2 * scale**2 + (x[:, :-1, :-1] - x[:, :-1, 1:]) ** 2 * scale**2)
                    ** 1.25) * 3 * reference
-    np.testing.assert_allclose(losses.tv_loss_per_length(tf.constant(x, tf.float32), reference).numpy(), want,
+    np.testing.assert_allclose(np.asarray(losses.tv_loss_per_length(tensor(x, "float32"), reference)), want,
                                rtol=1e-5)
 
 
 def test_tv_loss_of_flat_image_is_zero():
-    image = tf.fill((1, 8, 8, 3), 17.0)
-    with tf.GradientTape() as tape:
-        tape.watch(image)
-        value = losses.tv_loss(image)
-    assert value.numpy() == 0.0
-    assert np.all(tape.gradient(value, image).numpy() == 0.0)  # a flat start has a gradient, not NaN (0^0.25)
+    value, (grad,) = gradient(losses.tv_loss, tensor(np.full((1, 8, 8, 3), 17.0, np.float32)))
+    assert np.asarray(value) == 0.0
+    assert np.all(np.asarray(grad) == 0.0)  # a flat start has a gradient, not NaN (0^0.25)
 
 
 def test_weighted_terms_in_chapter_mode(rng):
@@ -123,21 +117,21 @@ def test_weighted_terms_in_chapter_mode(rng):
     target = rng.normal(size=(4, 5, 6)).astype(np.float32)
     grams = {"s1": rng.normal(size=(6, 6)).astype(np.float32),
              "s2": rng.normal(size=(7, 7)).astype(np.float32)}
-    terms = weighted_terms(tf.constant(image), {k: tf.constant(v) for k, v in feats.items()},
-                           {"c": tf.constant(target)}, {k: tf.constant(v) for k, v in grams.items()}, (2.0, 30.0, 0.5))
+    terms = weighted_terms(tensor(image), {k: tensor(v) for k, v in feats.items()},
+                           {"c": tensor(target)}, {k: tensor(v) for k, v in grams.items()}, (2.0, 30.0, 0.5))
     scale = 1.0 / (2 * 3 * 8 * 10) ** 2
     style = np.mean([scale * np.sum((np_gram(feats[k][0].astype(np.float64)) - grams[k]) ** 2)
                      for k in ("s1", "s2")])
-    assert terms["content"].numpy() == pytest.approx(2.0 * np.sum((feats["c"][0] - target) ** 2), rel=1e-5)
-    assert terms["style"].numpy() == pytest.approx(30.0 * style, rel=1e-5)
-    assert terms["tv"].numpy() == pytest.approx(0.5 * np_tv(image.astype(np.float64)), rel=1e-5)
+    assert np.asarray(terms["content"]) == pytest.approx(2.0 * np.sum((feats["c"][0] - target) ** 2), rel=1e-5)
+    assert np.asarray(terms["style"]) == pytest.approx(30.0 * style, rel=1e-5)
+    assert np.asarray(terms["tv"]) == pytest.approx(0.5 * np_tv(image.astype(np.float64)), rel=1e-5)
 
 
 def test_layer_weights_weight_each_layer(rng):
-    image = tf.constant(rng.normal(size=(1, 8, 10, 3)).astype(np.float32))
-    feats = {k: tf.constant(rng.normal(size=(1, 4, 5, 6)).astype(np.float32)) for k in ("c1", "c2", "s1", "s2")}
-    targets = {k: tf.constant(rng.normal(size=(4, 5, 6)).astype(np.float32)) for k in ("c1", "c2")}
-    grams = {k: tf.constant(rng.normal(size=(6, 6)).astype(np.float32)) for k in ("s1", "s2")}
+    image = tensor(rng.normal(size=(1, 8, 10, 3)).astype(np.float32))
+    feats = {k: tensor(rng.normal(size=(1, 4, 5, 6)).astype(np.float32)) for k in ("c1", "c2", "s1", "s2")}
+    targets = {k: tensor(rng.normal(size=(4, 5, 6)).astype(np.float32)) for k in ("c1", "c2")}
+    grams = {k: tensor(rng.normal(size=(6, 6)).astype(np.float32)) for k in ("s1", "s2")}
 
     def terms(content_layer_weights=None, style_layer_weights=None):
         return weighted_terms(image, feats, targets, grams, (1.0, 1.0, 1.0), content_layer_weights,

@@ -22,7 +22,8 @@ def chapter_reference_terms(ns: NeuralStyle, X: np.ndarray) -> dict[str, float]:
     layers = [ns.S["content_layer"], *ns.S["style_layers"]]
     probe = keras.Model(vgg.input, [vgg.get_layer(name).output for name in layers])
     batch = np.concatenate([ns.content, ns.style, X.reshape(1, h, w, 3).astype(np.float32)])
-    acts = {name: np.asarray(a, np.float64) for name, a in zip(layers, probe(batch), strict=True)}
+    acts = {name: keras.ops.convert_to_numpy(a).astype(np.float64) for name, a in zip(layers, probe(batch),
+                                                                                        strict=True)}
     content = np.sum((acts[layers[0]][2] - acts[layers[0]][0]) ** 2)
     scale = 1.0 / float((2 * 3 * h * w) ** 2)
     style = sum(scale * np.sum((np_gram(acts[name][2]) - np_gram(acts[name][1])) ** 2)
@@ -42,8 +43,9 @@ def test_loss_matches_the_chapters_graph(tiny_ns, rng):
 
 def test_content_image_has_no_content_loss(tiny_ns):
     tiny_ns.loss(tiny_ns.content.astype(np.float64).ravel())
-    assert tiny_ns.lastTerms["content"] == 0.0
     assert tiny_ns.lastTerms["style"] > 0
+    # 0 on TensorFlow; PyTorch's CPU convolution rounds differently when its input needs a gradient.
+    assert tiny_ns.lastTerms["content"] <= 1e-9 * tiny_ns.lastTerms["style"]
 
 
 def test_gradient_matches_finite_differences(tiny_ns, rng):
@@ -62,7 +64,7 @@ def test_gradient_matches_finite_differences(tiny_ns, rng):
 def test_methods_keep_the_chapters_meaning(tiny_ns, rng):
     a, b = rng.normal(size=(2, 6, 5, 8)).astype(np.float32)
     h, w = tiny_ns.dims
-    assert tiny_ns.gramMat(a).numpy() == pytest.approx(np_gram(a.astype(np.float64)), rel=1e-5)
+    assert np.asarray(tiny_ns.gramMat(a)) == pytest.approx(np_gram(a.astype(np.float64)), rel=1e-5)
     assert float(tiny_ns.featureReconLoss(a, b)) == pytest.approx(np.sum((a - b) ** 2.0), rel=1e-5)
     want = np.sum((np_gram(b.astype(np.float64)) - np_gram(a.astype(np.float64))) ** 2)
     assert float(tiny_ns.styleReconLoss(a, b)) == pytest.approx(want / (6 * h * w) ** 2, rel=1e-5)

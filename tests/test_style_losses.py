@@ -4,10 +4,11 @@ finite-difference gradients, what a target measures of a painting, and real tran
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 from scipy import linalg
 
 from pyimagesearch.nn.conv import NeuralStyle, style_losses
@@ -16,9 +17,10 @@ from pyimagesearch.nn.conv.losses import StyleTarget, TemporalTarget
 from pyimagesearch.nn.conv.objective import TERMS, Objective, TermInputs
 from pyimagesearch.nn.conv.regions import style_statistics
 from pyimagesearch.nn.conv.settings import DEFAULTS, ROWS, STYLE_LOSSES
+from tests.conftest import gradient, tensor
 
 W2, SLICED = style_losses.W2Loss(), style_losses.SlicedLoss()
-SEED = tf.constant([3, 0], tf.int32)
+SEED = tensor([3, 0], "int32")
 
 
 def features(rng: np.random.Generator, h: int = 6, w: int = 7, c: int = 5) -> np.ndarray:
@@ -26,7 +28,7 @@ def features(rng: np.random.Generator, h: int = 6, w: int = 7, c: int = 5) -> np
 
 
 def w2_target(painting: np.ndarray, mask: np.ndarray | None = None):
-    parts = W2.measure(tf.constant(painting), None if mask is None else tf.constant(mask))
+    parts = W2.measure(tensor(painting), None if mask is None else tensor(mask))
     mass = painting.shape[0] * painting.shape[1] if mask is None else float(mask.sum())
     return W2.target([parts], [mass], [1.0], 0.0)
 
@@ -68,26 +70,26 @@ def test_style_loss_names_agree_with_the_settings():
 
 def test_w2_against_numpy(rng):
     picture, painting = features(rng), features(rng, 9, 8) * 1.7
-    got = W2.distance(w2_target(painting), tf.constant(picture), None, "chapter", (6, 7), SEED, 0)
+    got = W2.distance(w2_target(painting), tensor(picture), None, "chapter", (6, 7), SEED, 0)
     assert float(got) == pytest.approx(np_w2(picture, painting), rel=2e-3)
 
 
 def test_w2_with_a_mask_weighs_the_pictures_pixels(rng):
     picture, painting = features(rng), features(rng, 9, 8)
     mask = rng.uniform(0, 1, size=(6, 7)).astype(np.float32)
-    got = W2.distance(w2_target(painting), tf.constant(picture), tf.constant(mask), "chapter", (6, 7), SEED, 0)
+    got = W2.distance(w2_target(painting), tensor(picture), tensor(mask), "chapter", (6, 7), SEED, 0)
     assert float(got) == pytest.approx(np_w2(picture, painting, mask), rel=2e-3)
 
 
 def test_w2_of_the_painting_itself_is_zero(rng):
     painting = features(rng, 9, 8)
-    got = W2.distance(w2_target(painting), tf.constant(painting), None, "chapter", (9, 8), SEED, 0)
+    got = W2.distance(w2_target(painting), tensor(painting), None, "chapter", (9, 8), SEED, 0)
     assert abs(float(got)) < 1e-3 * np_w2(features(rng), painting)
 
 
 def test_w2_blend_is_the_mixture_of_the_paintings(rng):
     a, b = features(rng, 4, 5), features(rng, 6, 5) * 2 + 1
-    target = W2.target([W2.measure(tf.constant(a), None), W2.measure(tf.constant(b), None)], [20, 30], [0.25, 0.75], 0)
+    target = W2.target([W2.measure(tensor(a), None), W2.measure(tensor(b), None)], [20, 30], [0.25, 0.75], 0)
     rows_a, rows_b = a.reshape(-1, 5).astype(np.float64), b.reshape(-1, 5).astype(np.float64)
     mean = 0.25 * rows_a.mean(0) + 0.75 * rows_b.mean(0)
     second = 0.25 * rows_a.T @ rows_a / 20 + 0.75 * rows_b.T @ rows_b / 30
@@ -98,9 +100,9 @@ def test_w2_blend_is_the_mixture_of_the_paintings(rng):
 
 def test_sliced_against_numpy(rng):
     picture, paintings = features(rng), [features(rng, 9, 8), features(rng, 5, 5) * 3]
-    target = SLICED.target([SLICED.measure(tf.constant(p), None) for p in paintings], [72, 25], [0.3, 0.7], 0)
-    got = SLICED.distance(target, tf.constant(picture), None, "chapter", (6, 7), SEED, 2)
-    unit = style_losses.directions(5, SEED, 2).numpy()
+    target = SLICED.target([SLICED.measure(tensor(p), None) for p in paintings], [72, 25], [0.3, 0.7], 0)
+    got = SLICED.distance(target, tensor(picture), None, "chapter", (6, 7), SEED, 2)
+    unit = np.asarray(style_losses.directions(5, SEED, 2))
     assert unit.shape == (5, 5) and np.allclose(np.linalg.norm(unit, axis=0), 1)
     assert float(got) == pytest.approx(np_sliced(picture, paintings, [0.3, 0.7], unit), rel=1e-4)
 
@@ -108,28 +110,27 @@ def test_sliced_against_numpy(rng):
 def test_sliced_mask_keeps_the_pixels_weighed_at_least_one_half(rng):
     picture, painting = features(rng), features(rng, 9, 8)
     mask = (rng.uniform(0, 1, size=(6, 7)) > 0.4).astype(np.float32) * 0.9
-    target = SLICED.target([SLICED.measure(tf.constant(painting), None)], [72], [1.0], 0)
-    got = SLICED.distance(target, tf.constant(picture), tf.constant(mask), "chapter", (6, 7), SEED, 0)
-    unit = style_losses.directions(5, SEED, 0).numpy()
+    target = SLICED.target([SLICED.measure(tensor(painting), None)], [72], [1.0], 0)
+    got = SLICED.distance(target, tensor(picture), tensor(mask), "chapter", (6, 7), SEED, 0)
+    unit = np.asarray(style_losses.directions(5, SEED, 0))
     assert float(got) == pytest.approx(np_sliced(picture[mask >= 0.5][None], [painting], [1.0], unit), rel=1e-4)
 
 
 def test_sliced_region_with_no_pixel_weighed_one_half_adds_nothing_and_no_nan(rng):
     """A small soft region can leave no pixel >= 0.5 at block5's coarse grid: its term is 0, its gradient 0."""
-    picture, painting = tf.Variable(features(rng)), features(rng, 9, 8)
-    target = SLICED.target([SLICED.measure(tf.constant(painting), None)], [72], [1.0], 0)
-    with tf.GradientTape() as tape:
-        got = SLICED.distance(target, tf.convert_to_tensor(picture), tf.fill((6, 7), 0.3), "chapter", (6, 7),
-                              SEED, 4)
-    assert float(got) == 0.0 and np.all(tape.gradient(got, picture).numpy() == 0)
+    picture, painting = tensor(features(rng)), features(rng, 9, 8)
+    target = SLICED.target([SLICED.measure(tensor(painting), None)], [72], [1.0], 0)
+    got, (grad,) = gradient(lambda p: SLICED.distance(target, p, tensor(np.full((6, 7), 0.3, np.float32)), "chapter",
+                                                      (6, 7), SEED, 4), picture)
+    assert float(got) == 0.0 and np.all(np.asarray(grad) == 0)
 
 
 def test_sliced_directions_are_fixed_within_a_round_and_new_in_the_next():
-    first = style_losses.directions(64, tf.constant([4, 0], tf.int32), 1).numpy()
-    assert np.array_equal(first, style_losses.directions(64, tf.constant([4, 0], tf.int32), 1).numpy())
-    assert not np.allclose(first, style_losses.directions(64, tf.constant([5, 0], tf.int32), 1).numpy())
-    assert not np.allclose(first, style_losses.directions(64, tf.constant([4, 0], tf.int32), 2).numpy())
-    assert style_losses.directions(512, tf.constant([4, 0], tf.int32), 1).shape == (512,
+    first = np.asarray(style_losses.directions(64, tensor([4, 0], "int32"), 1))
+    assert np.array_equal(first, np.asarray(style_losses.directions(64, tensor([4, 0], "int32"), 1)))
+    assert not np.allclose(first, np.asarray(style_losses.directions(64, tensor([5, 0], "int32"), 1)))
+    assert not np.allclose(first, np.asarray(style_losses.directions(64, tensor([4, 0], "int32"), 2)))
+    assert style_losses.directions(512, tensor([4, 0], "int32"), 1).shape == (512,
                                                                                      style_losses.SLICED_DIRECTIONS)
 
 
@@ -144,32 +145,30 @@ def test_style_term_gradient_matches_finite_differences(rng, loss, masked):
     layers = ("a", "b")
     paintings = {"a": 10 * features(rng, 7, 6, 4), "b": 10 * features(rng, 4, 4, 6)}
     shapes = {"a": (6, 7), "b": (3, 4)}
-    masks = {k: tf.constant(rng.uniform(0.6, 1.0, size=shapes[k]).astype(np.float32)) for k in layers} if masked \
+    masks = {k: tensor(rng.uniform(0.6, 1.0, size=shapes[k]).astype(np.float32)) for k in layers} if masked \
         else None
-    stats = {k: kind.target([kind.measure(tf.constant(p), None)], [p.shape[0] * p.shape[1]], [1.0],
+    stats = {k: kind.target([kind.measure(tensor(p), None)], [p.shape[0] * p.shape[1]], [1.0],
                             float(np.prod(shapes[k]))) for k, p in paintings.items()}
     objective = Objective(("a",), layers, (("content", 0.0), ("style", 1.0), ("tv", 0.0)), "size_invariant",
                           style_loss=loss)
-    image = tf.zeros((1, 6, 7, 3))
+    image = tensor(np.zeros((1, 6, 7, 3), np.float32))
     # spread out as VGG's activations are, so that hardly any sorted projections swap places within eps
     x = {"a": 10 * features(rng, 6, 7, 4)[None], "b": 10 * features(rng, 3, 4, 6)[None]}
 
-    def term(feats: dict[str, np.ndarray]) -> tf.Tensor:
-        inputs = TermInputs(image, {k: tf.convert_to_tensor(v) for k, v in feats.items()},
-                            {"a": tf.constant(x["a"][0])}, [StyleTarget(stats, masks, 0.8)], None, 42, SEED)
+    def term(feats: dict[str, np.ndarray]) -> Any:
+        inputs = TermInputs(image, {k: tensor(v) for k, v in feats.items()},
+                            {"a": tensor(x["a"][0])}, [StyleTarget(stats, masks, 0.8)], None, 42, SEED)
         return objective.terms(inputs)["style"]
 
-    variables = {k: tf.Variable(v) for k, v in x.items()}
-    with tf.GradientTape() as tape:
-        value = term(variables)
-    grads = tape.gradient(value, variables)
+    value, (grad_a, grad_b) = gradient(lambda a, b: term({"a": a, "b": b}), tensor(x["a"]), tensor(x["b"]))
+    grads = {"a": grad_a, "b": grad_b}
     for k in layers:
         direction = rng.normal(size=x[k].shape).astype(np.float32)
         eps = 1e-3
         up = float(term({**x, k: x[k] + eps * direction}))
         down = float(term({**x, k: x[k] - eps * direction}))
         numeric = (up - down) / (2 * eps)
-        analytic = float(np.sum(grads[k].numpy() * direction))
+        analytic = float(np.sum(np.asarray(grads[k]) * direction))
         assert analytic == pytest.approx(numeric, rel=2e-2, abs=1e-3 * abs(float(value))), (k, loss)
 
 
@@ -293,12 +292,12 @@ def test_a_video_frames_stage_has_a_temporal_term_with_each_style_loss(tiny_ns, 
         ns = NeuralStyle({**tiny_images, "output_path": str(tmp_path / loss), "style_loss": loss, "quiet": True})
         frame = load_rgb(tiny_images["input_path"])
         (h, w) = ns.dims
-        held = TemporalTarget(tf.constant(np.zeros((1, h, w, 3), np.float32)), tf.ones((1, h, w, 1)))
+        held = TemporalTarget(tensor(np.zeros((1, h, w, 3), np.float32)), tensor(np.ones((1, h, w, 1), np.float32)))
         stage = ns.run.stage((h, w), content=frame, temporal=held)
         total, grad, terms = stage.evaluate(stage.content, 1)
         assert set(terms) == {"content", "style", "tv", "temporal"}
         assert float(total) == pytest.approx(sum(float(v) for v in terms.values()), rel=1e-5)
-        assert np.isfinite(grad.numpy()).all()
+        assert np.isfinite(np.asarray(grad)).all()
 
 
 def test_the_objective_is_a_list_of_named_terms(tiny_ns):
@@ -325,11 +324,11 @@ def test_every_term_against_numpy_and_finite_differences(rng, name):
     gram = np_gram(rng.normal(size=(3, 4, 5)) + 0.5)
     before, weights = rng.normal(size=(1, h, w, 3)) * 5, rng.uniform(0, 1, size=(1, h, w, 1))
     objective = Objective(("c",), ("s",), tuple((t.name, 2.0 if t.name == name else 0.0) for t in TERMS))
-    held = TemporalTarget(tf.constant(before, tf.float32), tf.constant(weights, tf.float32))
+    held = TemporalTarget(tensor(before, "float32"), tensor(weights, "float32"))
 
-    def term(x: np.ndarray | tf.Tensor, f: dict) -> tf.Tensor:
-        inputs = TermInputs(tf.cast(x, tf.float32), {k: tf.cast(v, tf.float32) for k, v in f.items()},
-                            {"c": tf.constant(target, tf.float32)}, [StyleTarget({"s": tf.constant(gram, tf.float32)})],
+    def term(x: Any, f: dict) -> Any:
+        inputs = TermInputs(ops.cast(x, "float32"), {k: ops.cast(v, "float32") for k, v in f.items()},
+                            {"c": tensor(target, "float32")}, [StyleTarget({"s": tensor(gram, "float32")})],
                             held, h * w, SEED)
         return objective.terms(inputs)[name]
 
@@ -339,14 +338,14 @@ def test_every_term_against_numpy_and_finite_differences(rng, name):
                   "temporal": lambda: np.sum(weights * (image - before) ** 2)}[name]()
     assert float(term(image, feats)) == pytest.approx(want, rel=1e-4)
 
-    x, f = tf.Variable(image, dtype=tf.float32), {k: tf.Variable(v, dtype=tf.float32) for k, v in feats.items()}
-    with tf.GradientTape() as tape:
-        value = term(tf.convert_to_tensor(x), {k: tf.convert_to_tensor(v) for k, v in f.items()})
-    dx, df = tape.gradient(value, [x, f])
+    keys = list(feats)
+    value, (dx, *grads) = gradient(lambda x, *f: term(x, dict(zip(keys, f, strict=True))), tensor(image, "float32"),
+                                   *(tensor(feats[k], "float32") for k in keys))
+    df = dict(zip(keys, grads, strict=True))
     eps, along = 1e-2, rng.normal(size=image.shape)
     along_f = {k: rng.normal(size=v.shape) for k, v in feats.items()}
     numeric = (float(term(image + eps * along, {k: v + eps * along_f[k] for k, v in feats.items()}))
                - float(term(image - eps * along, {k: v - eps * along_f[k] for k, v in feats.items()}))) / (2 * eps)
-    analytic = sum(float(np.sum(g.numpy() * d)) for g, d in
+    analytic = sum(float(np.sum(np.asarray(g) * d)) for g, d in
                    [(dx, along)] + [(df[k], along_f[k]) for k in feats] if g is not None)
     assert analytic == pytest.approx(numeric, rel=1e-2, abs=1e-4 * abs(want))

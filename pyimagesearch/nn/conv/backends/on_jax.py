@@ -42,6 +42,13 @@ def compile_loss(network: Callable[[], keras.Model],
     return loss_and_gradient
 
 
+def gradient(function: Callable[..., Any], *xs: Any) -> tuple[Any, list[Any]]:
+    """function(*xs) and its gradient with respect to each x, eagerly (tests and checks, not the hot path)."""
+    xs = tuple(jnp.asarray(x) for x in xs)
+    value, grads = jax.value_and_grad(function, argnums=tuple(range(len(xs))))(*xs)
+    return value, list(grads)
+
+
 def conv_layer(conv: keras.layers.Conv2D, precision: str) -> keras.layers.Layer:
     """Keras's own Conv2D + ReLU with the trained weights (XLA fuses the bias and ReLU into it)."""
     layer = keras.layers.Conv2D(conv.filters, conv.kernel_size, padding="same", activation="relu", name=conv.name,

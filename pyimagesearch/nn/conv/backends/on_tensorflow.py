@@ -38,6 +38,16 @@ def compile_loss(network: Callable[[], keras.Model],
     return tf.function(loss_and_gradient)
 
 
+def gradient(function: Callable[..., Any], *xs: Any) -> tuple[Any, list[Any]]:
+    """function(*xs) and its gradient with respect to each x, eagerly (tests and checks, not the hot path)."""
+    xs = tuple(tf.convert_to_tensor(x) for x in xs)
+    with tf.GradientTape() as tape:
+        for x in xs:
+            tape.watch(x)
+        value = function(*xs)
+    return value, tape.gradient(value, list(xs))
+
+
 def conv_layer(conv: keras.layers.Conv2D, precision: str) -> keras.layers.Layer:
     """A trained VGG convolution + ReLU on the faster of TensorFlow's two exact kernels for its shape."""
     return FastConv2D(conv, dtype=precision)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+import numpy as np
 import torch
 from torch.nn import functional
 
@@ -66,15 +67,23 @@ class TorchConv2D(keras.layers.Layer):
         return functional.relu(functional.conv2d(x, kernel, bias, padding=1))
 
 
+def gradient(function: Callable[..., Any], *xs: Any) -> tuple[Any, list[Any]]:
+    """function(*xs) and its gradient with respect to each x, eagerly (tests and checks, not the hot path)."""
+    xs = tuple(keras.ops.convert_to_tensor(x).detach().requires_grad_(True) for x in xs)
+    value = function(*xs)
+    return value.detach(), list(torch.autograd.grad(value, xs, allow_unused=True))
+
+
 def conv_layer(conv: keras.layers.Conv2D, precision: str) -> keras.layers.Layer:
     return TorchConv2D(conv, dtype=precision)
 
 
 def normal(shape: tuple[int, ...], seed: torch.Tensor) -> torch.Tensor:
-    """Standard normal numbers drawn from a seed tensor of two ints (the same seed, the same numbers)."""
-    a, b = (int(v) for v in seed.tolist())
-    generator = torch.Generator().manual_seed((a & 0xFFFFFFFF) << 32 | (b & 0xFFFFFFFF))
-    return torch.randn(shape, generator=generator).to(keras.ops.convert_to_tensor(0.0).device)
+    """Standard normal numbers drawn from a seed tensor of two ints (the same seed, the same numbers). Drawn by
+    NumPy, whose generator takes both ints whole (torch's CPU generator keeps 32 bits of its seed)."""
+    words = [int(v) & 0xFFFFFFFF for v in seed.tolist()]
+    drawn = np.random.default_rng(words).standard_normal(shape, np.float32)
+    return torch.as_tensor(drawn).to(keras.ops.convert_to_tensor(0.0).device)
 
 
 def versions() -> dict[str, str]:
