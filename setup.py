@@ -5,7 +5,7 @@ from setuptools import find_packages, setup
 setup(
     name="neuralstyle",
     version="0.1.0",
-    description="Gatys et al. neural style transfer on TensorFlow 2 / Keras 3: "
+    description="Gatys et al. neural style transfer on Keras 3 (TensorFlow, PyTorch or JAX): "
     "a port of the PyImageSearch NeuralStyle chapter",
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
@@ -25,6 +25,12 @@ setup(
         # NVIDIA GPUs on Linux: TensorFlow with its CUDA and cuDNN libraries from PyPI (no system CUDA needed).
         # Elsewhere (macOS, Windows) TensorFlow has no GPU build on PyPI: the extra installs nothing more.
         "gpu": ["tensorflow[and-cuda]>=2.16,<2.22; sys_platform == 'linux'"],
+        # --backend torch: NVIDIA (CUDA build on Linux from PyPI), Apple silicon (MPS), AMD and Windows GPUs (install
+        # torch from PyTorch's index first, README "Backends"); tested with 2.13 (CPU) here
+        "torch": ["torch>=2.4"],
+        # --backend jax: CPU; "jax-cuda" for NVIDIA GPUs on Linux
+        "jax": ["jax>=0.4.30"],
+        "jax-cuda": ["jax[cuda12]>=0.4.30; sys_platform == 'linux'"],
         "ray": ["ray>=2.9"],  # generate_examples.py --ray-address
         # videos: H.264 output that keeps the clip's sound (imageio-ffmpeg ships its own ffmpeg binary)
         "video": ["imageio-ffmpeg>=0.5"],

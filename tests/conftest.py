@@ -39,11 +39,12 @@ QUICK_MODULES = ("test_losses", "test_convolution", "test_device", "test_setting
 
 
 # `KERAS_BACKEND=torch python -m pytest -m portable` (or jax): the modules that check the core on whichever
-# backend Keras runs (the maths, a real transfer, regions, style losses, tiles, a video), which CI runs on
-# PyTorch and JAX besides the whole suite on TensorFlow. A test there that is about TensorFlow itself is marked
+# backend Keras runs (the maths, real transfers, regions, style losses), and tests marked portable elsewhere
+# (tiles and their worker processes, a video and the driver, which run on the backend they inherit). CI runs
+# them on PyTorch and JAX besides the whole suite on TensorFlow. A test about TensorFlow itself is marked
 # `tensorflow` and skipped on the others; TENSORFLOW_MODULES are about TensorFlow only.
-PORTABLE_MODULES = ("test_losses", "test_device", "test_settings", "test_images", "test_core", "test_neuralstyle",
-                    "test_regions", "test_size_invariance", "test_style_losses", "test_portable")
+PORTABLE_MODULES = ("test_losses", "test_core", "test_neuralstyle", "test_regions", "test_size_invariance",
+                    "test_style_losses")
 TENSORFLOW_MODULES = ("test_convolution",)
 
 

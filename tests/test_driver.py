@@ -134,12 +134,21 @@ def run_driver(*argv):
                           capture_output=True, text=True, timeout=300)
 
 
+LABELS = {"tensorflow": "TensorFlow", "torch": "PyTorch", "jax": "JAX"}
+
+
+@pytest.mark.portable
 def test_driver_runs_a_transfer_with_flags(tiny_images, tmp_path):
+    """On the backend of this test run (KERAS_BACKEND, which the script inherits)."""
+    import keras
+
     out = tmp_path / "run"
     done = run_driver("--input-path", tiny_images["input_path"], "--style-path", tiny_images["style_path"],
                       "--output-path", str(out), "--iterations", "2", "--max-evals", "3")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0].startswith("[INFO] running on ")  # CPU model and cores, or the GPU
+    # The backend, then the CPU model and cores, or the GPU.
+    assert done.stdout.splitlines()[0].startswith(f"[INFO] running on {LABELS[keras.backend.backend()]} ")
+    assert json.loads((out / "settings.json").read_text())["versions"]["backend"] == keras.backend.backend()
     assert "[INFO] end of iteration 2, loss:" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == ["iter_0.png", "iter_1.png", "settings.json"]
     assert Image.open(out / "iter_1.png").size == Image.open(tiny_images["input_path"]).size
@@ -237,6 +246,33 @@ def test_an_unknown_keras_backend_is_one_clear_error(tiny_images, tmp_path, scri
     assert done.stderr.strip().splitlines() == [
         "error: unknown backend 'mxnet' (--backend or KERAS_BACKEND): NeuralStyle runs on tensorflow, torch, jax"]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_backend_is_chosen_by_flag_then_config_then_variable(tmp_path, monkeypatch):
+    from pyimagesearch.runtime import chosen_backend
+
+    config = tmp_path / "settings.json"
+    config.write_text(json.dumps({"settings": {"backend": "jax"}}))
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert chosen_backend([]) == "torch"  # a user's KERAS_BACKEND wins over the default
+    assert chosen_backend(["--config", str(config)]) == "jax"  # a run made on jax is made again there
+    assert chosen_backend(["--config", str(config), "--backend=tensorflow"]) == "tensorflow"
+    assert chosen_backend(["--backend", "tensorflow", "--config", str(config)]) == "tensorflow"
+    monkeypatch.delenv("KERAS_BACKEND")
+    assert chosen_backend(["--iterations", "2"]) == "tensorflow"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch is not installed here")
+def test_a_config_made_on_another_backend_runs_there(tiny_images, tmp_path):
+    first = run_driver("--input-path", tiny_images["input_path"], "--style-path", tiny_images["style_path"],
+                       "--output-path", str(tmp_path / "a"), "--iterations", "1", "--max-evals", "2", "--seed", "1",
+                       "--backend", "torch")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("[INFO] running on PyTorch ")
+    again = run_driver("--config", str(tmp_path / "a" / "settings.json"), "--output-path", str(tmp_path / "b"))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("[INFO] running on PyTorch ")
+    assert json.loads((tmp_path / "b" / "settings.json").read_text())["versions"]["backend"] == "torch"
 
 
 def test_a_backend_that_is_not_installed_is_one_clear_error():

@@ -161,6 +161,7 @@ def test_stages_of_one_size_share_a_trace_but_not_their_targets(model, tiny_imag
     assert Evaluator(a)(X)[0] == before
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("style_loss", ["gram", "w2", "sliced"])
 def test_a_tile_lowers_its_loss(model, tiny_images, style_loss):
     s = {**DEFAULTS, **tiny_images, "seed": 0, "style_loss": style_loss}
@@ -194,6 +195,7 @@ def tiled(photo_96, out, **extra):
             "scales": [0.5, 1.0], "seed": 0, "quiet": True, **extra}
 
 
+@pytest.mark.portable
 def test_a_tiled_run_paints_the_whole_picture(photo_96, tmp_path):
     ns = NeuralStyle(tiled(photo_96, tmp_path))
     assert ns.dims == (48, 64)  # the largest scale that is painted whole
@@ -308,6 +310,7 @@ def driver(photo_96, out, *flags, env=None):
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
 
 
+@pytest.mark.portable
 def test_tiles_on_two_worker_processes(photo_96, tmp_path):
     """The driver with --workers 2 spreads each phase's tiles over two processes; on a terminal its bar
     counts their evaluations too (5 of the coarse iteration, 5 for each of the 6 tiles)."""

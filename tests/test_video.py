@@ -109,6 +109,7 @@ def run_driver(*argv: str) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
+@pytest.mark.portable
 def test_an_mp4_from_the_driver_resumes_at_the_first_unfinished_frame(tiny_images, tmp_path):
     clip = str(tmp_path / "pan.mp4")
     writer = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*"mp4v"), 12, (WIDTH, HEIGHT))

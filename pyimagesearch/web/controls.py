@@ -21,8 +21,9 @@ from pyimagesearch.nn.conv.settings import DEFAULTS, INITS, NEUTRAL_KEYS, ROWS, 
 # Set by the page itself: uploads and the run's folder (uploads.py), the regions painted in the page.
 PAGE_KEYS = ("input_path", "style_path", "output_path", "content_masks", "style_masks", "mask_colors")
 # Not offered: a page run always gets a new folder and paints one picture (videos: the command line),
-# and its log goes to the terminal that started the page.
-LEFT_OUT = ("overwrite", "quiet", "frames")
+# and its log goes to the terminal that started the page; the backend is the page process's own (Keras picks it
+# once: `python style_transfer.py --web --backend torch`).
+LEFT_OUT = ("overwrite", "quiet", "frames", "backend")
 MAX_EVALS = "max_evals"  # not a setting but transfer()'s argument; the page offers it among the settings
 PAGE_DEFAULTS = {"max_size": 512, "iterations": 10, MAX_EVALS: 20}  # a first run that ends in minutes
 
