@@ -27,7 +27,8 @@ import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 from pyimagesearch.nn.conv import NeuralStyle  # noqa: E402
-from pyimagesearch.nn.conv.device import describe_device, onednn_enabled  # noqa: E402
+from pyimagesearch.nn.conv.backends.on_tensorflow import onednn_enabled  # noqa: E402
+from pyimagesearch.nn.conv.device import describe_device  # noqa: E402
 
 
 def op_times(logdir: str) -> dict[str, float]:
