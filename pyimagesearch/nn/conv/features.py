@@ -25,7 +25,7 @@ def check_backend(requested: str | None = None) -> None:
     running = backends.active()
     if running not in backends.NAMES:
         raise backend_error(running)
-    if requested and requested != running:
+    if requested in backends.NAMES and requested != running:  # another value: the settings check names it
         raise SettingsError(f"{label('backend')} asks for {requested}, but Keras in this process already runs on "
                             f"{running} (it picks its backend once, when first imported): pass --backend "
                             f"{requested} to the scripts, or set KERAS_BACKEND={requested} before Python starts")
