@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from pyimagesearch.nn.conv import NeuralStyle, SettingsError, device
-from pyimagesearch.nn.conv.backends import active
+from pyimagesearch.nn.conv.backends import LABELS, active
 from pyimagesearch.nn.conv.backends import on_tensorflow as tfe
 from pyimagesearch.nn.conv.features import build_extractor
 
@@ -32,8 +32,7 @@ def test_the_cpu_is_named_with_its_cores_and_vector_extensions():
 def test_the_device_line_names_the_backend_and_the_gpu_or_the_cpu():
     where = tfe.describe_device()
     assert where.startswith("GPU: " if tf.config.list_physical_devices("GPU") else "CPU: ")
-    label = {"tensorflow": "TensorFlow", "torch": "PyTorch", "jax": "JAX"}[active()]
-    assert device.describe_backend().startswith(f"{label} ")
+    assert device.describe_backend().startswith(f"{LABELS[active()]} ")
     assert device.describe_backend().endswith(f" on {device.describe_device()}")
 
 

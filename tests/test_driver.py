@@ -134,9 +134,6 @@ def run_driver(*argv):
                           capture_output=True, text=True, timeout=300)
 
 
-LABELS = {"tensorflow": "TensorFlow", "torch": "PyTorch", "jax": "JAX"}
-
-
 @pytest.mark.portable
 def test_driver_runs_a_transfer_with_flags(tiny_images, tmp_path):
     """On the backend of this test run (KERAS_BACKEND, which the script inherits)."""
@@ -147,6 +144,8 @@ def test_driver_runs_a_transfer_with_flags(tiny_images, tmp_path):
                       "--output-path", str(out), "--iterations", "2", "--max-evals", "3")
     assert done.returncode == 0, done.stderr
     # The backend, then the CPU model and cores, or the GPU.
+    from pyimagesearch.nn.conv.backends import LABELS
+
     assert done.stdout.splitlines()[0].startswith(f"[INFO] running on {LABELS[keras.backend.backend()]} ")
     assert json.loads((out / "settings.json").read_text())["versions"]["backend"] == keras.backend.backend()
     assert "[INFO] end of iteration 2, loss:" in done.stdout

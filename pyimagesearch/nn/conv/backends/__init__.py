@@ -20,7 +20,8 @@ from types import ModuleType
 
 import keras
 
-NAMES = ("tensorflow", "torch", "jax")
+from ..settings import BACKENDS as NAMES  # the schema's choices: one list of backends
+
 # How runs, settings.json and errors name each backend.
 LABELS = {"tensorflow": "TensorFlow", "torch": "PyTorch", "jax": "JAX"}
 

@@ -29,6 +29,11 @@ DATA_FORMAT = "channels_first"
 torch.backends.cuda.matmul.allow_tf32 = os.environ.get("NEURALSTYLE_TF32", "1") != "0"
 
 
+def _device() -> torch.device:
+    """Where Keras puts its tensors: CUDA, Apple's MPS or the CPU (Keras's choice, asked through a tensor)."""
+    return keras.ops.convert_to_tensor(0.0).device
+
+
 def compile_loss(network: Callable[[], keras.Model],
                  function: Callable[..., tuple[Any, dict[str, Any]]]) -> Callable[..., Any]:
     """function(model, image, *args) -> (total, terms) as (image, *args) -> (total, d total / d image, terms)."""
@@ -52,7 +57,7 @@ class TorchConv2D(keras.layers.Layer):
         # Keras keeps a kernel as (3, 3, in, out); torch wants (out, in, 3, 3): laid out once, per dtype.
         kernel = torch.as_tensor(keras.ops.convert_to_numpy(conv.kernel)).permute(3, 2, 0, 1).contiguous()
         bias = torch.as_tensor(keras.ops.convert_to_numpy(conv.bias))
-        where = keras.ops.convert_to_tensor(0.0).device
+        where = _device()
         self._weights = {"float32": (kernel.to(where), bias.to(where))}
         self.channels = int(kernel.shape[0])
 
@@ -83,7 +88,7 @@ def normal(shape: tuple[int, ...], seed: torch.Tensor) -> torch.Tensor:
     NumPy, whose generator takes both ints whole (torch's CPU generator keeps 32 bits of its seed)."""
     words = [int(v) & 0xFFFFFFFF for v in seed.tolist()]
     drawn = np.random.default_rng(words).standard_normal(shape, np.float32)
-    return torch.as_tensor(drawn).to(keras.ops.convert_to_tensor(0.0).device)
+    return torch.as_tensor(drawn).to(_device())
 
 
 def versions() -> dict[str, str]:
@@ -102,7 +107,7 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 def describe_device() -> str:
     """'GPU: <name>, <memory> GiB', 'GPU: Apple (MPS)' or 'CPU: <describe_cpu()>': where Keras puts tensors."""
-    where = keras.ops.convert_to_tensor(0.0).device
+    where = _device()
     if where.type == "cuda":
         names = []
         for i in range(torch.cuda.device_count()):
@@ -115,7 +120,7 @@ def describe_device() -> str:
 
 
 def bfloat16_problem() -> str | None:
-    where = keras.ops.convert_to_tensor(0.0).device
+    where = _device()
     if where.type == "cuda":
         return device.gpu_bfloat16_problem(torch.cuda.get_device_capability(where))
     if where.type == "mps":
