@@ -7,8 +7,8 @@ here, before either loads, and only where the user has not chosen (an existing v
 import os
 import platform
 
-# The port is written against TensorFlow, and Keras 3 picks its backend once, at its first import:
-# ask for TensorFlow unless the user chose otherwise (NeuralStyle then says it needs TensorFlow).
+# Keras 3 picks its backend once, at its first import: TensorFlow, the default, unless the user chose
+# otherwise (KERAS_BACKEND=torch or jax; the scripts' --backend sets it before Keras loads).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 # TensorFlow's x86 Linux wheels use their oneDNN kernels only on CPUs with AVX-512 VNNI/BF16,
